@@ -1,0 +1,120 @@
+"""The typed policy model: what the ontology says, free of rdflib objects.
+
+`extract.py` builds an `Ontology` from a validated graph. Every collection is a
+tuple sorted by a plain string key (never by a blank-node label or by graph
+iteration order), so everything downstream is deterministic by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+Datatype = Literal["decimal", "integer", "string", "boolean", "authority"]
+ControlKind = Literal["approval", "segregation", "condition", "notification", "audit_log"]
+Party = Literal["initiator", "approver", "executor"]
+Outcome = Literal["APPROVE", "REJECT", "REVIEW"]
+Effect = Literal["REJECT", "REVIEW"]
+
+DECISION_KINDS: frozenset[str] = frozenset({"approval", "segregation", "condition"})
+ACTION_KINDS: frozenset[str] = frozenset({"notification", "audit_log"})
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """A field of a transaction type: a dotted path into transaction JSON."""
+
+    path: str
+    datatype: Datatype
+    required: bool
+
+
+# Every transaction carries these without declaring them (SPEC §3).
+CORE_FIELDS: tuple[FieldDef, ...] = (
+    FieldDef("id", "string", True),
+    FieldDef("type", "string", True),
+    FieldDef("amount", "decimal", True),
+    FieldDef("currency", "string", True),
+    FieldDef("initiator.id", "string", True),
+    FieldDef("approver.id", "string", True),
+    FieldDef("approver.authority", "authority", True),
+    FieldDef("executor.id", "string", True),
+)
+CORE_PATHS: frozenset[str] = frozenset(f.path for f in CORE_FIELDS)
+
+
+@dataclass(frozen=True)
+class TransactionType:
+    """A `mu:TransactionType`; `fields` are the declared ones, sorted by path."""
+
+    iri: str
+    type_id: str
+    label: str
+    fields: tuple[FieldDef, ...]
+
+
+@dataclass(frozen=True)
+class AuthorityLevel:
+    """A `mu:AuthorityLevel`; higher rank is more senior."""
+
+    iri: str
+    code: str
+    rank: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Role:
+    """A `mu:Role`; the type ids it may initiate, approve and execute (sorted)."""
+
+    iri: str
+    label: str
+    may_initiate: tuple[str, ...]
+    may_approve: tuple[str, ...]
+    may_execute: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Control:
+    """A `mu:Control` of any kind; fields that do not apply to a kind are empty.
+
+    References to other nodes are resolved to their plain identifiers:
+    `applies_to` holds type ids, `depends_on` control ids and
+    `required_authority` an authority code, each sorted.
+    """
+
+    iri: str
+    control_id: str
+    kind: ControlKind
+    label: str
+    owner: str
+    applies_to: tuple[str, ...]
+    when: str | None = None
+    depends_on: tuple[str, ...] = ()
+    amount_threshold: Decimal | None = None
+    currency: str | None = None
+    required_authority: str | None = None
+    separates: tuple[Party, ...] = ()
+    effect: Effect | None = None
+    message: str | None = None
+    recipients: tuple[str, ...] = ()
+    on_outcome: tuple[Outcome, ...] = ()
+    ledger: str | None = None
+
+
+@dataclass(frozen=True)
+class Ontology:
+    """O as a typed model: every collection sorted by its plain identifier."""
+
+    transaction_types: tuple[TransactionType, ...]
+    authority_levels: tuple[AuthorityLevel, ...]
+    roles: tuple[Role, ...]
+    controls: tuple[Control, ...]
+
+    def type_by_id(self, type_id: str) -> TransactionType | None:
+        """The transaction type with this `mu:typeId`, if any."""
+        for t in self.transaction_types:
+            if t.type_id == type_id:
+                return t
+        return None
