@@ -1,0 +1,69 @@
+"""Shared fixtures: a scratch copy of the shipped policy repository, and `mu`
+run both in-process (click's CliRunner) and as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a `mu` invocation did."""
+
+    code: int
+    out: str
+    err: str
+
+
+def copy_repo(dest: Path, *, enforcers: bool = False) -> Path:
+    """Copy the shipped ontology and golden suite (and optionally enforcers) to `dest`."""
+    for name in ("ontology", "golden", *(["enforcers"] if enforcers else [])):
+        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A scratch policy repository holding the shipped example."""
+    return copy_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def mu() -> Callable[..., Run]:
+    """`mu` in-process through click's CliRunner: mu(*args, root=...)."""
+    from cli import cli
+
+    def run(*args: str, root: Path | None = None) -> Run:
+        runner = CliRunner()
+        argv = [*(["--root", str(root)] if root else []), *args]
+        result = runner.invoke(cli, argv, catch_exceptions=False)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+def mu_process(*args: str, cwd: Path, seed: str = "0", timeout: int = 300) -> Run:
+    """`mu` as a user runs it: a new Python process with its own hash seed."""
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
