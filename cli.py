@@ -16,9 +16,9 @@ import click
 from generator import __version__, reports
 from generator.build import build
 from generator.decide import decide
+from generator.enforcer_loader import load_enforcers
 from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, MuError
 from generator.golden import load_suite, run_suite, select
-from generator.enforcer_loader import control_ids, load_enforcers
 from generator.layout import Layout
 from generator.pipeline import ValidationFailed, generate, validate_directory
 
@@ -102,7 +102,9 @@ def generate_cmd(
     layout = _layout(ctx)
 
     def body() -> int:
-        result = generate(input_dir or layout.ontology, output or layout.enforcers, check_only=check)
+        result = generate(
+            input_dir or layout.ontology, output or layout.enforcers, check_only=check
+        )
         if fmt == "json":
             click.echo(reports.generate_json(result))
         else:
@@ -139,7 +141,7 @@ def test_cmd(
         target = enforcers_dir or layout.enforcers
         module = load_enforcers(target)
         suite = load_suite(golden_dir or layout.golden)
-        report = run_suite(module, suite, select(suite, scenario), control_ids(target))
+        report = run_suite(module, suite, select(suite, scenario))
         if fmt == "json":
             click.echo(reports.to_json(reports.golden_dict(report)))
         else:
@@ -155,9 +157,7 @@ def test_cmd(
 @click.option("--enforcers", "--enforcer", "enforcers_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text")
 @click.pass_context
-def decide_cmd(
-    ctx: click.Context, transaction: Path, enforcers_dir: Path | None, fmt: str
-) -> None:
+def decide_cmd(ctx: click.Context, transaction: Path, enforcers_dir: Path | None, fmt: str) -> None:
     """Evaluate one transaction (JSON) with A and print the decision."""
     layout = _layout(ctx)
 

@@ -29,11 +29,11 @@ def schema_ttl() -> str:
     for t in TYPES:
         out.append(
             f'ex:{t} a mu:TransactionType ; mu:typeId "{t}" ; rdfs:label "{t}" ;\n'
-            '  mu:hasField [ mu:path "counterparty.country" ; mu:datatype xsd:string ; '
+            '  mu:hasField [ a mu:Field ; mu:path "counterparty.country" ; mu:datatype xsd:string ; '
             "mu:required true ] ,\n"
-            '    [ mu:path "counterparty.risk_score" ; mu:datatype xsd:integer ; '
+            '    [ a mu:Field ; mu:path "counterparty.risk_score" ; mu:datatype xsd:integer ; '
             "mu:required true ] ,\n"
-            '    [ mu:path "counterparty.is_new" ; mu:datatype xsd:boolean ; '
+            '    [ a mu:Field ; mu:path "counterparty.is_new" ; mu:datatype xsd:boolean ; '
             "mu:required true ] .\n"
         )
     return "".join(out)
@@ -104,6 +104,9 @@ def transaction(i: int) -> dict[str, object]:
         "initiator": {"id": f"u{x % 13}"},
         "approver": {"id": f"u{x % 17}", "authority": LEVELS[x % len(LEVELS)][0]},
         "executor": {"id": f"u{x % 19}"},
-        "counterparty": {"country": ("DE", "US", "IR")[x % 3], "risk_score": x % 100,
-                         "is_new": bool(x % 2)},
+        "counterparty": {
+            "country": ("DE", "US", "IR")[x % 3],
+            "risk_score": x % 100,
+            "is_new": bool(x % 2),
+        },
     }

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.enforcer_loader import control_ids, load_enforcers
+from generator.enforcer_loader import load_enforcers
 from generator.golden import GoldenReport, load_suite, run_suite
 from generator.layout import Layout
 from generator.pipeline import Compiled, ValidationFailed, compile_ontology
@@ -58,7 +58,7 @@ def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
         target = Path(scratch) / "enforcers"
         write_tree_atomic(target, files)
         module = load_enforcers(target)
-        return run_suite(module, suite, suite.cases, control_ids(target))
+        return run_suite(module, suite, suite.cases)
 
 
 def determinism_check(ontology_dir: Path, expected: Compiled) -> Gate:
@@ -82,7 +82,9 @@ def determinism_check(ontology_dir: Path, expected: Compiled) -> Gate:
     if not diff.clean:
         paths = ", ".join((*diff.changed, *diff.added, *diff.removed))
         return Gate("determinism", "FAIL", f"files differ between processes: {paths}")
-    return Gate("determinism", "PASS", f"{len(expected.files)} files byte-identical across processes")
+    return Gate(
+        "determinism", "PASS", f"{len(expected.files)} files byte-identical across processes"
+    )
 
 
 def build(layout: Layout) -> BuildResult:
@@ -108,4 +110,3 @@ def build(layout: Layout) -> BuildResult:
         return result
     write_tree_atomic(layout.enforcers, compiled.files)
     return BuildResult(tuple(gates), compiled.checked.report, compiled, golden, written=True)
-

@@ -45,5 +45,7 @@ def decide(enforcers_dir: Path, transaction_path: Path) -> DecideResult:
             problems=[Problem(f"`{p.field}`", p.message) for p in exc.problems],
         ) from exc
     except module.EnforcementError as exc:
-        raise CheckFailed(f"the enforcer could not decide: {exc}", hint="escalate with `mu diagnose`") from exc
+        raise CheckFailed(
+            f"the enforcer could not decide: {exc}", hint="escalate with `mu diagnose`"
+        ) from exc
     return DecideResult(decision.to_dict())

@@ -8,7 +8,6 @@ distinct, content-derived names.
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -49,15 +48,3 @@ def load_enforcers(directory: Path) -> ModuleType:
             hint="regenerate it with `mu generate`; generated files must not be edited",
         ) from exc
     return module
-
-
-def control_ids(directory: Path) -> tuple[str, ...]:
-    """The control ids recorded in the package's `MANIFEST.json`, sorted."""
-    try:
-        manifest = json.loads((directory / "MANIFEST.json").read_text(encoding="utf-8"))
-        return tuple(sorted(manifest["controls"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"`{directory}/MANIFEST.json` is missing or malformed",
-            hint="regenerate the package with `mu generate`",
-        ) from exc

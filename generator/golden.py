@@ -76,11 +76,14 @@ class ControlCoverage:
     control_id: str
     fired: int
     not_fired: int
+    # An action control with no condition and no `onOutcome` fires on every
+    # decision of its types: it has no other side to exercise.
+    unconditional: bool = False
 
     @property
     def covered(self) -> bool:
-        """Both sides of the rule are exercised."""
-        return self.fired > 0 and self.not_fired > 0
+        """Both sides of the rule are exercised (one side if it has only one)."""
+        return self.fired > 0 and (self.not_fired > 0 or self.unconditional)
 
 
 @dataclass(frozen=True)
@@ -258,14 +261,34 @@ def run_case(enforcers: ModuleType, case: GoldenCase) -> CaseResult:
     fired = tuple(t.control_id for t in decision.trace if t.status == "fired")
     applied = tuple(t.control_id for t in decision.trace)
     return CaseResult(
-        case.case_id, case.file, decision.outcome, reasons, actions, tuple(mismatches), fired, applied
+        case.case_id,
+        case.file,
+        decision.outcome,
+        reasons,
+        actions,
+        tuple(mismatches),
+        fired,
+        applied,
+    )
+
+
+def unconditional_controls(enforcers: ModuleType) -> frozenset[str]:
+    """Action controls with neither a condition nor an `onOutcome` filter."""
+    return frozenset(
+        m.CONTROL_ID
+        for m in enforcers.dispatch.CONTROLS
+        if m.KIND in ("notification", "audit_log")
+        and m.CONDITION_TEXT is None
+        and not getattr(m, "ON_OUTCOME", ())
     )
 
 
 def run_suite(
-    enforcers: ModuleType, suite: GoldenSuite, cases: Sequence[GoldenCase], control_ids: Sequence[str]
+    enforcers: ModuleType, suite: GoldenSuite, cases: Sequence[GoldenCase]
 ) -> GoldenReport:
-    """Run `cases` and compute coverage over `control_ids`."""
+    """Run `cases` and compute coverage over every control of the package."""
+    control_ids = tuple(enforcers.CONTROL_IDS)
+    one_sided = unconditional_controls(enforcers)
     results = tuple(run_case(enforcers, case) for case in cases)
     fired = {c: 0 for c in control_ids}
     not_fired = {c: 0 for c in control_ids}
@@ -276,5 +299,7 @@ def run_suite(
                     fired[control] += 1
                 else:
                     not_fired[control] += 1
-    coverage = tuple(ControlCoverage(c, fired[c], not_fired[c]) for c in sorted(control_ids))
+    coverage = tuple(
+        ControlCoverage(c, fired[c], not_fired[c], c in one_sided) for c in sorted(control_ids)
+    )
     return GoldenReport(suite.digest, results, coverage)

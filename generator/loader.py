@@ -70,13 +70,18 @@ def _syntax_line(exc: BadSyntax) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def parse_turtle(source: SourceFile, into: rdflib.Graph) -> None:
-    """Parse one Turtle file into `into`; a syntax error names the file and line."""
+def parse_turtle(source: SourceFile, into: rdflib.Graph, directory: Path | None = None) -> None:
+    """Parse one Turtle file into `into`; a syntax error names the file and line.
+
+    `directory` is the ontology directory as the user named it, so messages
+    show a path they can open (`ontology/controls/x.ttl:12`).
+    """
+    shown = (directory / source.path).as_posix() if directory else source.path
     try:
         text = source.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"`{source.path}` is not UTF-8 (byte {exc.start})",
+            f"`{shown}` is not UTF-8 (byte {exc.start})",
             hint="save the file as UTF-8",
         ) from exc
     try:
@@ -84,15 +89,15 @@ def parse_turtle(source: SourceFile, into: rdflib.Graph) -> None:
     except BadSyntax as exc:
         line = _syntax_line(exc)
         why = str(getattr(exc, "_why", "")).strip() or "syntax error"
-        where = f"{source.path}:{line}" if line else source.path
+        where = f"{shown}:{line}" if line else shown
         raise InputError(
             f"turtle syntax error in `{where}`: {why}",
-            hint="fix the Turtle at that line; `rapper -c` or an editor with Turtle support can help",
+            hint="fix the Turtle at that line (a missing `.`, `;` or quote is the usual cause)",
             problems=[Problem(where, why)],
         ) from exc
     except Exception as exc:  # rdflib raises assorted types for malformed input
         raise InputError(
-            f"turtle syntax error in `{source.path}`: {exc}",
+            f"turtle syntax error in `{shown}`: {exc}",
             hint="fix the Turtle in that file",
         ) from exc
 
@@ -115,13 +120,16 @@ def load_ontology(directory: Path) -> LoadedOntology:
     subject_files: dict[str, set[str]] = {}
     for source in control_files:
         single = rdflib.Graph()
-        parse_turtle(source, single)
+        parse_turtle(source, single, directory)
+        for prefix, namespace in sorted(single.namespaces()):
+            # Keep the authors' prefixes so messages can say `ex:Foo`.
+            data.bind(prefix, namespace, override=False)
         for subject in set(single.subjects()):
             subject_files.setdefault(subject.n3(), set()).add(source.path)
         data += single
     org_shapes = rdflib.Graph()
     for source in shape_files:
-        parse_turtle(source, org_shapes)
+        parse_turtle(source, org_shapes, directory)
     return LoadedOntology(
         directory=directory,
         control_files=control_files,

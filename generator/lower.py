@@ -24,7 +24,7 @@ def condition_env(ontology: Ontology, control: Control) -> TypeEnv:
     common: dict[str, str] | None = None
     for type_id in control.applies_to:
         ttype = ontology.type_by_id(type_id)
-        declared = {f.path: f.datatype for f in ttype.fields} if ttype else {}
+        declared: dict[str, str] = {f.path: f.datatype for f in ttype.fields} if ttype else {}
         if common is None:
             common = declared
         else:

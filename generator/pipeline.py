@@ -97,7 +97,9 @@ def check(loaded: LoadedOntology) -> Checked:
         return Checked(loaded, report, None, None)
     conditions = compile_conditions(ontology)
     if conditions.failures:
-        results = sorted((*report.results, *_condition_violations(loaded, conditions)), key=sort_key)
+        results = sorted(
+            (*report.results, *_condition_violations(loaded, conditions)), key=sort_key
+        )
         report = ValidationReport(tuple(results))
     if not report.conforms:
         return Checked(loaded, report, None, conditions)

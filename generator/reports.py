@@ -183,7 +183,12 @@ def golden_dict(report: GoldenReport) -> dict[str, Any]:
             for r in report.results
         ],
         "coverage": [
-            {"control": c.control_id, "fired": c.fired, "not_fired": c.not_fired, "covered": c.covered}
+            {
+                "control": c.control_id,
+                "fired": c.fired,
+                "not_fired": c.not_fired,
+                "covered": c.covered,
+            }
             for c in report.coverage
         ],
     }
@@ -200,7 +205,7 @@ def golden_text(report: GoldenReport, verbose: bool = False) -> str:
             lines.append(f"ok   {r.case_id}: {r.outcome}")
     covered = sum(1 for c in report.coverage if c.covered)
     lines.append(
-        f"coverage: {covered}/{len(report.coverage)} controls exercised on both sides "
+        f"coverage: {covered}/{len(report.coverage)} controls covered on every side of their rule "
         f"({report.coverage_percent:.0f}%)"
     )
     for c in report.coverage:

@@ -24,10 +24,20 @@ def _quads(index: int, source: SourceFile) -> list[ox.Quad]:
 
     # Blank-node labels are scoped to one document; pyoxigraph keeps `_:b0` as
     # written, so labels are made unique per file before the union.
-    def term(t: object) -> object:
-        return ox.BlankNode(f"f{index}x{t.value}") if isinstance(t, ox.BlankNode) else t
+    def relabel(t: ox.BlankNode) -> ox.BlankNode:
+        return ox.BlankNode(f"f{index}x{t.value}")
 
-    return [ox.Quad(term(t.subject), t.predicate, term(t.object)) for t in triples]
+    quads = []
+    for t in triples:
+        s, o = t.subject, t.object
+        quads.append(
+            ox.Quad(
+                relabel(s) if isinstance(s, ox.BlankNode) else s,
+                t.predicate,
+                relabel(o) if isinstance(o, ox.BlankNode) else o,
+            )
+        )
+    return quads
 
 
 def canonical_nquads(sources: Sequence[SourceFile]) -> bytes:
@@ -37,8 +47,8 @@ def canonical_nquads(sources: Sequence[SourceFile]) -> bytes:
         quads.extend(_quads(index, source))
     dataset = ox.Dataset(quads)
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-    text = ox.serialize(dataset, format=ox.RdfFormat.N_QUADS)
-    lines = sorted(line for line in bytes(text).split(b"\n") if line)
+    text = ox.serialize(dataset, format=ox.RdfFormat.N_QUADS) or b""
+    lines = sorted(line for line in text.split(b"\n") if line)
     return b"".join(line + b"\n" for line in lines)
 
 

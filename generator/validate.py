@@ -94,7 +94,7 @@ class Namer:
             text = str(node)
             for prefix, ns in self._prefixes:
                 if text.startswith(ns) and text != ns:
-                    return f"{prefix}:{text[len(ns):]}"
+                    return f"{prefix}:{text[len(ns) :]}"
             return f"<{text}>"
         if isinstance(node, rdflib.BNode):
             parent = self._parent(node)
@@ -127,7 +127,9 @@ class Namer:
         return None
 
 
-def _one(graph: rdflib.Graph, subject: rdflib.term.Node, predicate: rdflib.URIRef) -> rdflib.term.Node | None:
+def _one(
+    graph: rdflib.Graph, subject: rdflib.term.Node, predicate: rdflib.URIRef
+) -> rdflib.term.Node | None:
     values = sorted(graph.objects(subject, predicate), key=str)
     return values[0] if values else None
 
@@ -140,7 +142,9 @@ def _results(report: rdflib.Graph, namer: Namer) -> Iterable[Violation]:
         messages = sorted(str(m) for m in report.objects(result, SH.resultMessage))
         severity = _one(report, result, SH.resultSeverity)
         value = _one(report, result, SH.value)
-        shape_name = namer.term(shape) if isinstance(shape, rdflib.URIRef) else namer.term(component)
+        shape_name = (
+            namer.term(shape) if isinstance(shape, rdflib.URIRef) else namer.term(component)
+        )
         yield Violation(
             focus=namer.term(focus),
             path=namer.term(_one(report, result, SH.resultPath)) or None,
@@ -170,6 +174,12 @@ def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
             advanced=True,
             allow_warnings=True,
         )
+    except RecursionError as exc:
+        # rdflib evaluates `mu:dependsOn+` recursively: chains of ~1,500 controls exhaust it.
+        raise InputError(
+            "the ontology could not be validated: a `mu:dependsOn` chain is too deep",
+            hint="shorten dependency chains (order actions by a few anchors, not one long chain)",
+        ) from exc
     except Exception as exc:  # pyshacl reports malformed shapes with assorted types
         raise InputError(
             f"the shapes could not be evaluated: {exc}",

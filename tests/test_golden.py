@@ -29,8 +29,9 @@ def suite_dir(tmp_path: Path, **files: str) -> Path:
 
 
 def test_loads_cases_in_file_order_with_a_digest(tmp_path: Path) -> None:
-    suite = load_suite(suite_dir(tmp_path, z=GOOD.replace('"a"', '"z1"').replace('"b"', '"z2"'),
-                                 a=GOOD))
+    suite = load_suite(
+        suite_dir(tmp_path, z=GOOD.replace('"a"', '"z1"').replace('"b"', '"z2"'), a=GOOD)
+    )
     assert [c.case_id for c in suite.cases] == ["a", "b", "z1", "z2"]
     assert suite.cases[1].expect_invalid == ("currency",)
     assert len(suite.digest) == 64

@@ -14,6 +14,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from generator.ir import AuthorityIR, ConditionIR, ControlIR, PackageIR, TypeIR
+from generator.render import constant_digest, py_literal, render_package
 from tests.fixtures_ir import (
     control_ir,
     load_package,
@@ -22,9 +25,6 @@ from tests.fixtures_ir import (
     with_control,
     with_controls,
 )
-
-from generator.ir import AuthorityIR, ConditionIR, ControlIR, PackageIR, TypeIR
-from generator.render import constant_digest, py_literal, render_package
 
 REPO = Path(__file__).resolve().parents[1]
 STATIC_FILES = ("__init__.py", "runtime.py", "controls/__init__.py")

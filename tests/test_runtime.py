@@ -11,6 +11,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.ir import ConditionIR
+from generator.render import render_package
 from tests.fixtures_ir import (
     control_ir,
     load_package,
@@ -20,11 +25,6 @@ from tests.fixtures_ir import (
     with_control,
     with_controls,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from generator.ir import ConditionIR
-from generator.render import render_package
 
 
 @pytest.fixture(scope="module")

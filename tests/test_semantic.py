@@ -38,9 +38,15 @@ def test_splitting_across_files_keeps_the_digest_and_blank_nodes_stay_distinct()
     first, second = B.split(b"acme:t m:hasField")
     # `_:second` in two files would be two different nodes: keep both in one file here.
     one = [src("x.ttl", B)]
-    two = [src("x.ttl", first), src("y.ttl", b"@prefix m: <urn:mu:v1#> .\n"
-                                               b"@prefix acme: <https://acme.example/policy#> .\n"
-                                               b"acme:t m:hasField" + second)]
+    two = [
+        src("x.ttl", first),
+        src(
+            "y.ttl",
+            b"@prefix m: <urn:mu:v1#> .\n"
+            b"@prefix acme: <https://acme.example/policy#> .\n"
+            b"acme:t m:hasField" + second,
+        ),
+    ]
     assert semantic_digest(one) != semantic_digest(two)  # the blank nodes are no longer shared
     same_label_twice = [
         src("p.ttl", b'_:b <urn:x#p> "1" .'),

@@ -67,7 +67,7 @@ def test_disk_error_is_a_clear_error_and_keeps_the_tree(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(writer, "_after_file", full)
-    with pytest.raises(InputError, match="previous tree is intact|cannot write"):
+    with pytest.raises(InputError, match=r"previous tree is intact|cannot write"):
         write_tree_atomic(target, NEW)
     assert read_tree(target) == OLD
 
