@@ -29,8 +29,8 @@ def schema_ttl() -> str:
     for t in TYPES:
         out.append(
             f'ex:{t} a mu:TransactionType ; mu:typeId "{t}" ; rdfs:label "{t}" ;\n'
-            '  mu:hasField [ a mu:Field ; mu:path "counterparty.country" ; mu:datatype xsd:string ; '
-            "mu:required true ] ,\n"
+            '  mu:hasField [ a mu:Field ; mu:path "counterparty.country" ; '
+            "mu:datatype xsd:string ; mu:required true ] ,\n"
             '    [ a mu:Field ; mu:path "counterparty.risk_score" ; mu:datatype xsd:integer ; '
             "mu:required true ] ,\n"
             '    [ a mu:Field ; mu:path "counterparty.is_new" ; mu:datatype xsd:boolean ; '

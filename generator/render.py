@@ -28,10 +28,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from generator.conditions.safety import verify_source
+from generator.hashing import sha256_hex
 from generator.ir import ControlIR, PackageIR, SchemaIR
 from generator.model import ACTION_KINDS, DECISION_KINDS
 
-__all__ = ["constant_digest", "py_literal", "render_package", "sha256_hex"]
+__all__ = ["constant_digest", "py_literal", "render_package"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -50,39 +52,6 @@ _HEX_DIGEST_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 # The same plain decimal notation the runtime accepts for amounts.
 _DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
-# What a compiled condition may contain (ARCHITECTURE.md, "Compiled conditions"):
-# boolean logic and comparisons over `tx.get(...)`, `tx.rank(...)`,
-# `Decimal(...)` and literals. Anything else means the condition compiler
-# emitted something nobody reviewed, and rendering stops.
-_CONDITION_NODES: tuple[type[ast.AST], ...] = (
-    ast.Expression,
-    ast.BoolOp,
-    ast.And,
-    ast.Or,
-    ast.UnaryOp,
-    ast.Not,
-    ast.USub,
-    ast.UAdd,
-    ast.Compare,
-    ast.Eq,
-    ast.NotEq,
-    ast.Lt,
-    ast.LtE,
-    ast.Gt,
-    ast.GtE,
-    ast.In,
-    ast.NotIn,
-    ast.Call,
-    ast.Attribute,
-    ast.Name,
-    ast.Constant,
-    ast.Tuple,
-    ast.List,
-    ast.Set,
-    ast.Load,
-)
-_CONDITION_NAMES = frozenset({"tx", "Decimal"})
-_TX_METHODS = frozenset({"get", "rank"})
 
 
 def py_literal(value: object) -> str:
@@ -113,11 +82,6 @@ def py_literal(value: object) -> str:
 def constant_digest(generator_version: str) -> str:
     """The source digest of the ontology-independent files: sha256 of the version."""
     return hashlib.sha256(generator_version.encode("utf-8")).hexdigest()
-
-
-def sha256_hex(data: bytes) -> str:
-    """Hex sha256 of some bytes, as written in `MANIFEST.json`."""
-    return hashlib.sha256(data).hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
@@ -275,43 +239,14 @@ def _check_condition(control_id: str, source: str) -> set[str]:
             tok.type == tokenize.NEWLINE and tok.string
         ):
             raise reject("it spans lines or holds a comment")
+    # The same whitelist the condition compiler applies to its own output:
+    # re-checked here because the IR could have been built by other code.
     try:
-        tree = ast.parse(source, mode="eval")
-    except SyntaxError as exc:
-        raise reject(f"it is not a Python expression ({exc.msg})") from None
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, _CONDITION_NODES):
-            raise reject(f"it contains a {type(node).__name__} node")
-        if isinstance(node, ast.Name):
-            if node.id not in _CONDITION_NAMES:
-                raise reject(f"it uses the name `{node.id}`")
-            names.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            if not (
-                isinstance(node.value, ast.Name)
-                and node.value.id == "tx"
-                and node.attr in _TX_METHODS
-            ):
-                raise reject(f"it reads the attribute `{node.attr}`")
-        elif isinstance(node, ast.Call):
-            if node.keywords:
-                raise reject("it passes keyword arguments")
-            func = node.func
-            if not (
-                isinstance(func, ast.Attribute)
-                or (isinstance(func, ast.Name) and func.id == "Decimal")
-            ):
-                raise reject("it calls something other than tx.get, tx.rank or Decimal")
-        elif isinstance(node, ast.Constant) and type(node.value) not in (str, int, bool):
-            # Floats would smuggle binary rounding into money comparisons.
-            raise reject(f"it holds a {type(node.value).__name__} literal")
-    # An attribute is only allowed as the callee `tx.get` / `tx.rank`.
-    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and id(node) not in callees:
-            raise reject(f"it reads `tx.{node.attr}` without calling it")
-    return names
+        verify_source(source)
+    except RuntimeError as exc:
+        raise reject(str(exc)) from None
+    tree = ast.parse(source, mode="eval")
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _check_python(path: str, text: str) -> None:
