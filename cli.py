@@ -7,20 +7,27 @@ failed, 2 bad usage or unreadable input. `MuError` is caught in one place.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
+from generator.keys import generate_keypair
+from generator.trust import ROLES, add_key
 
-from generator import __version__, reports
+from generator import __version__, audit_reports, reports
+from generator.attest import resolve_signer
 from generator.build import build
 from generator.decide import decide
 from generator.enforcer_loader import load_enforcers
-from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, MuError
+from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, MuError
 from generator.golden import load_suite, run_suite, select
+from generator.history import read_log
 from generator.layout import Layout
 from generator.pipeline import ValidationFailed, generate, validate_directory
+from generator.replay import replay
+from generator.verification import trust_path, verify_receipt
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -173,25 +180,170 @@ def decide_cmd(ctx: click.Context, transaction: Path, enforcers_dir: Path | None
 
 
 @cli.command("build")
+@click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ed25519 private key (PKCS#8 PEM) that signs the receipt; passphrase from "
+    "MU_KEY_PASSPHRASE. Without it, a local development key signs (untrusted).",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text")
 @click.pass_context
-def build_cmd(ctx: click.Context, fmt: str) -> None:
-    """Validate → generate → test → determinism check; write A only if all pass."""
+def build_cmd(ctx: click.Context, sign_key: Path | None, fmt: str) -> None:
+    """Validate → generate → test → determinism check → signed receipt, all or nothing."""
     layout = _layout(ctx)
 
     def body() -> int:
-        result = build(layout)
+        result = build(layout, resolve_signer(layout, sign_key))
         if fmt == "json":
             click.echo(reports.build_json(result))
         else:
-            if result.validation is not None and not result.validation.conforms:
-                click.echo(reports.validation_text(result.validation, "ontology/", ""))
-            if result.golden is not None and not result.golden.ok:
-                click.echo(reports.golden_text(result.golden))
+            run = result.run
+            if run.validation is not None and not run.validation.conforms:
+                click.echo(reports.validation_text(run.validation, "ontology/", ""))
+            if run.golden is not None and not run.golden.ok:
+                click.echo(reports.golden_text(run.golden))
             click.echo(reports.gates_text(result))
         return EXIT_OK if result.ok else EXIT_CHECK_FAILED
 
     _run(fmt, body)
+
+
+@cli.command("keygen")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--passphrase-env",
+    metavar="VAR",
+    help="Encrypt the private key with the passphrase in this environment variable.",
+)
+@click.pass_context
+def keygen_cmd(ctx: click.Context, out: Path, passphrase_env: str | None) -> None:
+    """An Ed25519 key pair: OUT (private, PKCS#8 PEM, mode 0600) and OUT.pub."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        passphrase = None
+        if passphrase_env:
+            value = os.environ.get(passphrase_env)
+            if not value:
+                raise InputError(f"environment variable `{passphrase_env}` is empty or unset")
+            passphrase = value.encode("utf-8")
+        pair = generate_keypair(out, passphrase, repo_root=layout.root.resolve())
+        click.echo(f"private key: {pair.private_path} (mode 0600; keep it out of the repository)")
+        click.echo(f"public key:  {pair.public_path}")
+        click.echo(f"keyid:       {pair.keyid}")
+        click.echo(f"next: mu trust add {pair.public_path} --role release")
+        return EXIT_OK
+
+    _run("text", body)
+
+
+@cli.group("trust")
+def trust_group() -> None:
+    """Manage `receipts/trust.json`: which public keys are trusted, for which role."""
+
+
+@trust_group.command("add")
+@click.argument("public_key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--name", help="A name for the key holder (default: the file's stem).")
+@click.pass_context
+def trust_add_cmd(ctx: click.Context, public_key: Path, role: str, name: str | None) -> None:
+    """Trust PUBLIC_KEY for ROLE (release, compliance, auditor)."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        key = add_key(trust_path(layout), public_key, role, name)
+        click.echo(f"trusted `{key.name}` ({key.keyid[:12]}) for: {', '.join(key.roles)}")
+        return EXIT_OK
+
+    _run("text", body)
+
+
+@cli.command("verify-receipt")
+@click.argument("receipt", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.pass_context
+def verify_receipt_cmd(
+    ctx: click.Context, receipt: Path, public_key: Path | None, fmt: str
+) -> None:
+    """Check a receipt's envelope, signature, trust, statement and chain link."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        verdict = verify_receipt(layout, receipt, public_key_path=public_key)
+        if fmt == "json":
+            click.echo(reports.to_json(audit_reports.verdict_dict(verdict)))
+        else:
+            click.echo(audit_reports.verdict_text(verdict))
+        return EXIT_OK if verdict.ok else EXIT_CHECK_FAILED
+
+    _run(fmt, body)
+
+
+@cli.command("replay")
+@click.option("--receipt", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign the auditor's statement with this key (role `auditor`).",
+)
+@click.option(
+    "--statement-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the auditor's statement (the payload bytes) to this file.",
+)
+@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.pass_context
+def replay_cmd(
+    ctx: click.Context,
+    receipt: Path,
+    public_key: Path | None,
+    deployed: Path | None,
+    sign_key: Path | None,
+    statement_out: Path | None,
+    fmt: str,
+) -> None:
+    """Regenerate A from a receipt's snapshot and compare every digest."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        auditor = resolve_signer(layout, sign_key) if sign_key else None
+        result = replay(
+            layout, receipt, public_key_path=public_key, deployed=deployed, auditor=auditor
+        )
+        if result.ok and statement_out is not None:
+            statement_out.write_bytes(result.payload)
+        if fmt == "json":
+            click.echo(reports.to_json(audit_reports.replay_dict(result)))
+        else:
+            click.echo(audit_reports.replay_text(result))
+        return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+
+    _run(fmt, body)
+
+
+@cli.command("log")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.pass_context
+def log_cmd(ctx: click.Context, public_key: Path | None, fmt: str) -> None:
+    """The receipt chain, oldest first: who changed what, each link verified."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        log = read_log(layout, public_key_path=public_key)
+        if fmt == "json":
+            click.echo(reports.to_json(audit_reports.log_dict(log)))
+        elif fmt == "markdown":
+            click.echo(audit_reports.log_markdown(log), nl=False)
+        else:
+            click.echo(audit_reports.log_text(log))
+        return EXIT_OK if log.ok else EXIT_CHECK_FAILED
+
+    _run("json" if fmt == "json" else "text", body)
 
 
 def main() -> None:

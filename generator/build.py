@@ -1,112 +1,73 @@
-"""`mu build`: validate → generate → test → determinism re-check → write, all or nothing.
+"""`mu build`: every gate, then — all or nothing — A, the snapshot and a signed receipt.
 
-Nothing reaches `enforcers/` unless every gate passes. The determinism gate
-recompiles in a separate Python process with a different hash seed and
-compares every byte.
+When every gate passes: the snapshot is stored (content-addressed, harmless
+if it already exists), `enforcers/` is swapped in atomically, and the receipt
+is written last, so a receipt never names files that are not on disk. When a
+gate fails, nothing is generated and a signed rejection receipt records why.
+A build whose result the newest receipt already records writes no new link.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.enforcer_loader import load_enforcers
-from generator.golden import GoldenReport, load_suite, run_suite
+from generator.attest import Signer, receipt_payload, rejection_payload
+from generator.gates import GateRun, run_gates
 from generator.layout import Layout
-from generator.pipeline import Compiled, ValidationFailed, compile_ontology
-from generator.validate import ValidationReport
-from generator.writer import compare_trees, read_tree, write_tree_atomic
+from generator.provenance import GeneratorId, this_generator
+from generator.receipt import StoredReceipt, newest, payload_digest, store_receipt, store_rejection
+from generator.snapshot import collect, write_snapshot
+from generator.writer import write_tree_atomic
 
-# A seed the parent process almost surely does not use (it runs randomised).
-DETERMINISM_SEED = "20261123"
-
-
-@dataclass(frozen=True)
-class Gate:
-    """One gate of the build: its name, PASS/FAIL, and a line of detail."""
-
-    name: str
-    status: str
-    detail: str
+# Predicate fields that identify a build's content (not its place in the chain).
+CONTENT_KEYS = ("generator", "ontology", "golden", "gates", "controls", "enforcers")
 
 
 @dataclass(frozen=True)
 class BuildResult:
-    """Every gate's verdict; `compiled`/`golden` are set when those stages ran."""
+    """What a build did: its gates, and which receipt records it."""
 
-    gates: tuple[Gate, ...]
-    validation: ValidationReport | None
-    compiled: Compiled | None
-    golden: GoldenReport | None
+    run: GateRun
     written: bool
+    receipt: Path | None
+    receipt_digest: str | None
+    already_recorded: bool
+    rejection: Path | None
+    signer: Signer
 
     @property
     def ok(self) -> bool:
         """True when every gate passed."""
-        return all(g.status == "PASS" for g in self.gates)
+        return self.run.ok
 
 
-def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
-    """Write `files` to a scratch directory, import it, and run the whole suite."""
-    suite = load_suite(golden_dir)
-    with tempfile.TemporaryDirectory(prefix="mu-golden-") as scratch:
-        target = Path(scratch) / "enforcers"
-        write_tree_atomic(target, files)
-        module = load_enforcers(target)
-        return run_suite(module, suite, suite.cases)
-
-
-def determinism_check(ontology_dir: Path, expected: Compiled) -> Gate:
-    """Recompile in a fresh process under another hash seed; compare every byte."""
-    with tempfile.TemporaryDirectory(prefix="mu-regen-") as scratch:
-        out = Path(scratch) / "enforcers"
-        env = {**os.environ, "PYTHONHASHSEED": DETERMINISM_SEED}
-        proc = subprocess.run(
-            [sys.executable, "-m", "generator.regen", str(ontology_dir), str(out)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            return Gate("determinism", "FAIL", f"second compile failed: {proc.stderr.strip()}")
-        digest = json.loads(proc.stdout)["semantic_digest"]
-        diff = compare_trees(expected.files, read_tree(out))
-    if digest != expected.semantic_digest:
-        return Gate("determinism", "FAIL", "the ontology digest differs between processes")
-    if not diff.clean:
-        paths = ", ".join((*diff.changed, *diff.added, *diff.removed))
-        return Gate("determinism", "FAIL", f"files differ between processes: {paths}")
-    return Gate(
-        "determinism", "PASS", f"{len(expected.files)} files byte-identical across processes"
+def _same_content(payload: bytes, recorded: StoredReceipt) -> bool:
+    fresh = json.loads(payload)
+    return bool(
+        fresh["subject"] == recorded.statement.get("subject")
+        and all(fresh["predicate"][k] == recorded.predicate.get(k) for k in CONTENT_KEYS)
     )
 
 
-def build(layout: Layout) -> BuildResult:
-    """Run every gate; write `enforcers/` only when all pass."""
-    try:
-        compiled = compile_ontology(layout.ontology)
-    except ValidationFailed as exc:
-        count = len(exc.report.violations)
-        gate = Gate("ontology", "FAIL", f"{count} violation(s)")
-        return BuildResult((gate,), exc.report, None, None, written=False)
-    gates = [Gate("ontology", "PASS", f"O ⊨ Σ ({len(compiled.ontology.controls)} controls)")]
-    golden = run_golden(compiled.files, layout.golden)
-    gates.append(
-        Gate(
-            "golden",
-            "PASS" if golden.ok else "FAIL",
-            f"{golden.passed}/{golden.total} cases, coverage {golden.coverage_percent:.0f}%",
-        )
-    )
-    gates.append(determinism_check(layout.ontology, compiled))
-    result = BuildResult(tuple(gates), compiled.checked.report, compiled, golden, written=False)
-    if not result.ok:
-        return result
-    write_tree_atomic(layout.enforcers, compiled.files)
-    return BuildResult(tuple(gates), compiled.checked.report, compiled, golden, written=True)
+def build(layout: Layout, signer: Signer, generator: GeneratorId | None = None) -> BuildResult:
+    """Run every gate; on success write A, the snapshot and the next receipt of the chain."""
+    generator = generator or this_generator()
+    parent = newest(layout.receipts)
+    run = run_gates(layout)
+    if not run.ok:
+        envelope = signer.sign(rejection_payload(run, generator, parent))
+        path = store_rejection(layout, envelope)
+        return BuildResult(run, False, None, None, False, path, signer)
+
+    snapshot = write_snapshot(layout, collect(layout))
+    sequence = parent.sequence + 1 if parent else 1
+    payload = receipt_payload(run, generator, snapshot, parent, sequence)
+    assert run.compiled is not None
+    write_tree_atomic(layout.enforcers, run.compiled.files)
+    if parent is not None and _same_content(payload, parent):
+        return BuildResult(run, True, parent.path, parent.digest, True, None, signer)
+    envelope = signer.sign(payload)
+    path = store_receipt(layout, envelope, sequence)
+    return BuildResult(run, True, path, payload_digest(payload), False, None, signer)

@@ -55,13 +55,14 @@ class Compiled:
 class ValidationFailed(CheckFailed):
     """O does not satisfy Σ: carries the whole report for rendering."""
 
-    def __init__(self, report: ValidationReport) -> None:
+    def __init__(self, report: ValidationReport, sources: tuple[SourceFile, ...] = ()) -> None:
         count = len(report.violations)
         super().__init__(
             f"the ontology does not conform: {count} violation(s)",
             hint="fix every violation listed, then run `mu validate` again",
         )
         self.report = report
+        self.sources = sources
 
 
 def _condition_violations(
@@ -115,7 +116,7 @@ def compile_ontology(ontology_dir: Path) -> Compiled:
     """Every stage up to rendered files; raises `ValidationFailed` unless O ⊨ Σ."""
     checked = validate_directory(ontology_dir)
     if checked.ontology is None or checked.conditions is None or not checked.report.conforms:
-        raise ValidationFailed(checked.report)
+        raise ValidationFailed(checked.report, checked.loaded.sources)
     ir = lower(checked.ontology, checked.conditions.compiled)
     files = render_package(ir)
     return Compiled(

@@ -53,7 +53,6 @@ _HEX_DIGEST_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
 
-
 def py_literal(value: object) -> str:
     """Write an IR value as a Python literal: the `py` template filter.
 

@@ -217,15 +217,26 @@ def golden_text(report: GoldenReport, verbose: bool = False) -> str:
 
 
 def gates_text(result: BuildResult) -> str:
-    """The build's gates, one a line, and the verdict."""
+    """The build's gates, one a line, the verdict, and which receipt records it."""
     lines = ["mu build"]
-    for g in result.gates:
+    for g in result.run.gates:
         lines.append(f"  {g.name:<12} {g.status}  {g.detail}")
     if result.ok:
-        n = len(result.compiled.files) if result.compiled else 0
+        n = len(result.run.compiled.files) if result.run.compiled else 0
         lines.append(f"build passed: enforcers/ written ({n} files)")
+        if result.already_recorded:
+            lines.append(f"receipt: unchanged since `{result.receipt}`")
+        else:
+            lines.append(f"receipt: `{result.receipt}` (statement sha256:{result.receipt_digest})")
     else:
-        lines.append("build failed: nothing was written")
+        lines.append("build failed: nothing was generated")
+        lines.append(f"rejection receipt: `{result.rejection}`")
+    if result.signer.development:
+        lines.append(
+            f"WARNING: signed with the local development key `{result.signer.path}` "
+            f"(keyid {result.signer.keyid[:12]}); such receipts are NOT trusted. "
+            "Sign releases with `mu build --sign-key KEY` (see `mu keygen`, `mu trust add`)."
+        )
     return "\n".join(lines)
 
 
@@ -233,13 +244,18 @@ def build_json(result: BuildResult) -> str:
     """The build as JSON."""
     data: dict[str, Any] = {
         "ok": result.ok,
-        "gates": {g.name: {"status": g.status, "detail": g.detail} for g in result.gates},
+        "gates": {g.name: {"status": g.status, "detail": g.detail} for g in result.run.gates},
         "written": result.written,
+        "receipt": str(result.receipt) if result.receipt else None,
+        "statement_digest": result.receipt_digest,
+        "already_recorded": result.already_recorded,
+        "rejection": str(result.rejection) if result.rejection else None,
+        "signer": {"keyid": result.signer.keyid, "development": result.signer.development},
     }
-    if result.compiled:
-        data["ontology_digest"] = result.compiled.semantic_digest
-    if result.golden:
-        data["golden"] = golden_dict(result.golden)
+    if result.run.compiled:
+        data["ontology_digest"] = result.run.compiled.semantic_digest
+    if result.run.golden:
+        data["golden"] = golden_dict(result.run.golden)
     return to_json(data)
 
 

@@ -1,0 +1,102 @@
+"""The gates of a build — ontology, golden, determinism — run without writing.
+
+`mu build` runs them before it writes anything; `mu replay` runs them on a
+snapshot to recompute a receipt. Nothing here touches the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.enforcer_loader import load_enforcers
+from generator.golden import GoldenReport, load_suite, run_suite
+from generator.layout import Layout
+from generator.loader import SourceFile
+from generator.pipeline import Compiled, ValidationFailed, compile_ontology
+from generator.validate import ValidationReport
+from generator.writer import compare_trees, read_tree, write_tree_atomic
+
+# A seed the parent process almost surely does not use (it runs randomised).
+DETERMINISM_SEED = "20261123"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate of the build: its name, PASS/FAIL, and a line of detail."""
+
+    name: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """Every gate's verdict, and what each stage produced when it ran."""
+
+    gates: tuple[Gate, ...]
+    sources: tuple[SourceFile, ...]
+    validation: ValidationReport | None
+    compiled: Compiled | None
+    golden: GoldenReport | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every gate passed."""
+        return all(g.status == "PASS" for g in self.gates)
+
+
+def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
+    """Write `files` to a scratch directory, import it, and run the whole suite."""
+    suite = load_suite(golden_dir)
+    with tempfile.TemporaryDirectory(prefix="mu-golden-") as scratch:
+        target = Path(scratch) / "enforcers"
+        write_tree_atomic(target, files)
+        return run_suite(load_enforcers(target), suite, suite.cases)
+
+
+def determinism_check(ontology_dir: Path, expected: Compiled) -> Gate:
+    """Recompile in a fresh process under another hash seed; compare every byte."""
+    with tempfile.TemporaryDirectory(prefix="mu-regen-") as scratch:
+        out = Path(scratch) / "enforcers"
+        env = {**os.environ, "PYTHONHASHSEED": DETERMINISM_SEED}
+        proc = subprocess.run(
+            [sys.executable, "-m", "generator.regen", str(ontology_dir), str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            return Gate("determinism", "FAIL", f"second compile failed: {proc.stderr.strip()}")
+        digest = json.loads(proc.stdout)["semantic_digest"]
+        diff = compare_trees(expected.files, read_tree(out))
+    if digest != expected.semantic_digest:
+        return Gate("determinism", "FAIL", "the ontology digest differs between processes")
+    if not diff.clean:
+        paths = ", ".join((*diff.changed, *diff.added, *diff.removed))
+        return Gate("determinism", "FAIL", f"files differ between processes: {paths}")
+    return Gate(
+        "determinism", "PASS", f"{len(expected.files)} files byte-identical across processes"
+    )
+
+
+def run_gates(layout: Layout) -> GateRun:
+    """Validate, compile, test and re-check determinism; write nothing."""
+    try:
+        compiled = compile_ontology(layout.ontology)
+    except ValidationFailed as exc:
+        count = len(exc.report.violations)
+        gate = Gate("ontology", "FAIL", f"{count} violation(s)")
+        return GateRun((gate,), exc.sources, exc.report, None, None)
+    gates = [Gate("ontology", "PASS", f"O ⊨ Σ ({len(compiled.ontology.controls)} controls)")]
+    golden = run_golden(compiled.files, layout.golden)
+    detail = f"{golden.passed}/{golden.total} cases, coverage {golden.coverage_percent:.0f}%"
+    gates.append(Gate("golden", "PASS" if golden.ok else "FAIL", detail))
+    gates.append(determinism_check(layout.ontology, compiled))
+    return GateRun(tuple(gates), compiled.sources, compiled.checked.report, compiled, golden)
