@@ -35,7 +35,9 @@ def copy_repo(dest: Path, *, enforcers: bool = False) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def private_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep the development signing key of every test out of the real home directory."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
 

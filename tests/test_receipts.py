@@ -93,7 +93,9 @@ def test_a_signed_receipt_verifies_independently(mu: Mu, signed: Signed) -> None
     assert mu("verify-receipt", str(path), root=signed.root).code == 0
 
 
-def test_replay_works_without_ontology_enforcers_or_git(mu: Mu, signed: Signed, tmp_path: Path) -> None:
+def test_replay_works_without_ontology_enforcers_or_git(
+    mu: Mu, signed: Signed, tmp_path: Path
+) -> None:
     path = build(mu, signed)
     auditor = tmp_path / "auditor"
     shutil.copytree(signed.root, auditor)
@@ -104,8 +106,14 @@ def test_replay_works_without_ontology_enforcers_or_git(mu: Mu, signed: Signed, 
     payload = base64.b64decode(json.loads(path.read_bytes())["payload"])
     assert run.out.rstrip("\n").splitlines()[-1].encode() == payload
     out = tmp_path / "statement.json"
-    again = mu("replay", "--receipt", str(auditor / "receipts" / path.name),
-               "--statement-out", str(out), root=auditor)
+    again = mu(
+        "replay",
+        "--receipt",
+        str(auditor / "receipts" / path.name),
+        "--statement-out",
+        str(out),
+        root=auditor,
+    )
     assert again.code == 0 and out.read_bytes() == payload
 
 
@@ -119,8 +127,14 @@ def test_tampered_enforcer_byte_is_named(mu: Mu, signed: Signed) -> None:
     path = build(mu, signed)
     module = signed.root / "enforcers" / "controls" / "approval_over_100k.py"
     flip(module, len(module.read_bytes()) // 2)
-    run = mu("replay", "--receipt", str(path), "--deployed", str(signed.root / "enforcers"),
-             root=signed.root)
+    run = mu(
+        "replay",
+        "--receipt",
+        str(path),
+        "--deployed",
+        str(signed.root / "enforcers"),
+        root=signed.root,
+    )
     assert run.code == 1
     assert "changed controls/approval_over_100k.py" in run.out
 
@@ -179,8 +193,11 @@ def change_threshold(root: Path, old: str, new: str) -> None:
 
 def three_builds(mu: Mu, s: Signed) -> list[Path]:
     paths = [build(mu, s)]
-    change_threshold(s.root, '"vendor payments over 1,000,000.00 USD need the CFO"',
-                     '"vendor payments over 1,000,000.00 USD need the chief financial officer"')
+    change_threshold(
+        s.root,
+        '"vendor payments over 1,000,000.00 USD need the CFO"',
+        '"vendor payments over 1,000,000.00 USD need the chief financial officer"',
+    )
     paths.append(build(mu, s))
     (s.root / "ontology" / "controls" / "extra.ttl").write_text(
         "@prefix ex: <https://acme.example/policy#> .\n@prefix mu: <urn:mu:v1#> .\n"
@@ -218,7 +235,7 @@ def test_three_builds_make_a_verified_chain_of_three(mu: Mu, signed: Signed) -> 
 
 
 def test_a_receipt_removed_from_the_middle_breaks_the_chain(mu: Mu, signed: Signed) -> None:
-    first, middle, last = three_builds(mu, signed)
+    _first, middle, last = three_builds(mu, signed)
     middle.unlink()
     run = mu("verify-receipt", str(last), root=signed.root)
     assert run.code == 1
@@ -275,8 +292,13 @@ def test_a_different_generator_pin_is_refused(mu: Mu, signed: Signed) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"not json", b"[]", b'{"payloadType": "x"}', b'{"payload": "!!", "payloadType": '
-     b'"application/vnd.in-toto+json", "signatures": [{"keyid": "a", "sig": "AA=="}]}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"payloadType": "x"}',
+        b'{"payload": "!!", "payloadType": '
+        b'"application/vnd.in-toto+json", "signatures": [{"keyid": "a", "sig": "AA=="}]}',
+    ],
 )
 def test_malformed_receipt_file_is_exit_2(mu: Mu, signed: Signed, content: bytes) -> None:
     bad = signed.root / "receipts" / "bad.json"
@@ -308,12 +330,31 @@ def test_failed_gate_writes_a_signed_rejection_and_no_enforcers(mu: Mu, signed: 
 def test_builds_in_two_processes_give_identical_payloads(signed: Signed, tmp_path: Path) -> None:
     twin = tmp_path / "twin"
     shutil.copytree(signed.root, twin)
-    a = mu_process("build", "--sign-key", str(signed.key), "--format", "json", cwd=signed.root,
-                   seed="1")
-    b = mu_process("build", "--sign-key", str(signed.key), "--format", "json", cwd=twin,
-                   seed="987654")
+    a = mu_process(
+        "build", "--sign-key", str(signed.key), "--format", "json", cwd=signed.root, seed="1"
+    )
+    b = mu_process(
+        "build", "--sign-key", str(signed.key), "--format", "json", cwd=twin, seed="987654"
+    )
     assert a.code == 0 and b.code == 0, a.err + b.err
     pa = signed.root / json.loads(a.out)["receipt"]
     pb = twin / json.loads(b.out)["receipt"]
     assert pa.name == pb.name
     assert pa.read_bytes() == pb.read_bytes()  # Ed25519 is deterministic: whole envelope equal
+
+
+def test_private_keys_inside_the_repository_are_refused(mu: Mu, signed: Signed) -> None:
+    import subprocess
+
+    inside = signed.root / "keys" / "release.pem"
+    run = mu("keygen", "--out", str(inside), root=signed.root)
+    assert run.code == 2 and not inside.exists()
+    # A key committed to the policy repository is refused for signing.
+    subprocess.run(["git", "init", "-q", str(signed.root)], check=True)
+    tracked = signed.root / "leaked.pem"
+    shutil.copy(signed.key, tracked)
+    subprocess.run(["git", "-C", str(signed.root), "add", "leaked.pem"], check=True)
+    build_run = mu("build", "--sign-key", str(tracked), root=signed.root)
+    assert build_run.code == 2
+    assert "tracked" in build_run.err
+    assert receipts(signed.root) == []
