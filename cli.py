@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from generator.keys import generate_keypair
-from generator.trust import ROLES, add_key
 
 from generator import __version__, audit_reports, reports
 from generator.attest import resolve_signer
@@ -24,9 +22,12 @@ from generator.enforcer_loader import load_enforcers
 from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, MuError
 from generator.golden import load_suite, run_suite, select
 from generator.history import read_log
+from generator.keys import generate_keypair
 from generator.layout import Layout
 from generator.pipeline import ValidationFailed, generate, validate_directory
 from generator.replay import replay
+from generator.rollback import rollback
+from generator.trust import ROLES, add_key
 from generator.verification import trust_path, verify_receipt
 
 FORMATS = click.Choice(["text", "json"])
@@ -344,6 +345,33 @@ def log_cmd(ctx: click.Context, public_key: Path | None, fmt: str) -> None:
         return EXIT_OK if log.ok else EXIT_CHECK_FAILED
 
     _run("json" if fmt == "json" else "text", body)
+
+
+@cli.command("rollback")
+@click.option("--receipt", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write A here instead of enforcers/ (ontology/ and golden/ are then left alone).",
+)
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.pass_context
+def rollback_cmd(
+    ctx: click.Context, receipt: Path, output: Path | None, public_key: Path | None, fmt: str
+) -> None:
+    """Regenerate A exactly as RECEIPT recorded it, proven by digests, atomically."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        result = rollback(layout, receipt, output=output, public_key_path=public_key)
+        if fmt == "json":
+            click.echo(reports.to_json(reports.rollback_dict(result)))
+        else:
+            click.echo(reports.rollback_text(result))
+        return EXIT_OK
+
+    _run(fmt, body)
 
 
 def main() -> None:

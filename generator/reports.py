@@ -14,6 +14,7 @@ from generator.build import BuildResult
 from generator.errors import MuError
 from generator.golden import GoldenReport
 from generator.pipeline import Checked, GenerateResult
+from generator.rollback import RollbackResult
 from generator.validate import ValidationReport, Violation
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -273,3 +274,34 @@ def decision_text(decision: dict[str, Any]) -> str:
 def lines_of(items: Sequence[str]) -> str:
     """Join lines for printing."""
     return "\n".join(items)
+
+
+def rollback_dict(result: RollbackResult) -> dict[str, Any]:
+    """A rollback as plain data."""
+    d = result.enforcers_diff
+    return {
+        "receipt": str(result.receipt.path),
+        "statement_digest": result.receipt.digest,
+        "output": str(result.output),
+        "files": result.files,
+        "changed": list(d.changed),
+        "added": list(d.removed),  # absent before, present now
+        "removed": list(d.added),
+        "restored_sources": result.restored_sources,
+    }
+
+
+def rollback_text(result: RollbackResult) -> str:
+    """What a rollback proved and wrote."""
+    d = result.enforcers_diff
+    lines = [
+        f"ok: `{result.output}` is now exactly what receipt `{result.receipt.path.name}` "
+        f"records ({result.files} files, every sha256 checked)",
+        f"  {len(d.changed)} changed, {len(d.removed)} restored, {len(d.added)} removed",
+    ]
+    if result.restored_sources:
+        lines.append(
+            "  ontology/ and golden/ restored from its snapshot; run `mu build` to record "
+            "the rollback in the receipt chain"
+        )
+    return "\n".join(lines)

@@ -62,6 +62,9 @@ def mu() -> Callable[..., Run]:
     return run
 
 
+pytest_plugins = ["tests.chain"]
+
+
 def mu_process(*args: str, cwd: Path, seed: str = "0", timeout: int = 300) -> Run:
     """`mu` as a user runs it: a new Python process with its own hash seed."""
     env = {**os.environ, "PYTHONHASHSEED": seed}

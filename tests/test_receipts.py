@@ -8,46 +8,16 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.conftest import Run, copy_repo, mu_process
+from tests.chain import Signed, build, change_threshold, receipts, three_builds
+from tests.conftest import Run, mu_process
 
 Mu = Callable[..., Run]
-
-
-@dataclass(frozen=True)
-class Signed:
-    """A policy repository with a trusted release key outside it."""
-
-    root: Path
-    key: Path
-    pub: Path
-
-
-@pytest.fixture
-def signed(tmp_path: Path, mu: Mu) -> Signed:
-    root = copy_repo(tmp_path / "repo")
-    key = tmp_path / "keys" / "release.pem"
-    key.parent.mkdir()
-    assert mu("keygen", "--out", str(key), root=root).code == 0
-    pub = Path(f"{key}.pub")
-    assert mu("trust", "add", str(pub), "--role", "release", root=root).code == 0
-    return Signed(root, key, pub)
-
-
-def build(mu: Mu, s: Signed) -> Path:
-    run = mu("build", "--sign-key", str(s.key), "--format", "json", root=s.root)
-    assert run.code == 0, run.out + run.err
-    return Path(json.loads(run.out)["receipt"])
-
-
-def receipts(root: Path) -> list[Path]:
-    return sorted((root / "receipts").glob("[0-9][0-9][0-9][0-9]-*.json"))
 
 
 def pae(payload_type: bytes, body: bytes) -> bytes:
@@ -182,34 +152,6 @@ def test_tampered_signature_byte_fails(mu: Mu, signed: Signed) -> None:
     rewrite_envelope(path, tamper)
     run = mu("verify-receipt", str(path), root=signed.root)
     assert run.code == 1 and "signature  FAIL" in run.out
-
-
-def change_threshold(root: Path, old: str, new: str) -> None:
-    approvals = root / "ontology" / "controls" / "approvals.ttl"
-    text = approvals.read_text(encoding="utf-8")
-    assert old in text
-    approvals.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def three_builds(mu: Mu, s: Signed) -> list[Path]:
-    paths = [build(mu, s)]
-    change_threshold(
-        s.root,
-        '"vendor payments over 1,000,000.00 USD need the CFO"',
-        '"vendor payments over 1,000,000.00 USD need the chief financial officer"',
-    )
-    paths.append(build(mu, s))
-    (s.root / "ontology" / "controls" / "extra.ttl").write_text(
-        "@prefix ex: <https://acme.example/policy#> .\n@prefix mu: <urn:mu:v1#> .\n"
-        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
-        'ex:NotifyCfo a mu:NotificationRule ; mu:controlId "notify_cfo_on_review" ;\n'
-        '  rdfs:label "tell the CFO about reviews" ; mu:owner "finance-leadership" ;\n'
-        '  mu:appliesTo ex:WireTransfer ; mu:recipient "cfo@acme.example" ;\n'
-        "  mu:onOutcome mu:Review .\n",
-        encoding="utf-8",
-    )
-    paths.append(build(mu, s))
-    return paths
 
 
 def test_three_builds_make_a_verified_chain_of_three(mu: Mu, signed: Signed) -> None:
