@@ -25,6 +25,7 @@ from generator.history import read_log
 from generator.keys import generate_keypair
 from generator.layout import Layout
 from generator.pipeline import ValidationFailed, generate, validate_directory
+from generator.quarterly import quarterly_verify
 from generator.replay import replay
 from generator.rollback import rollback
 from generator.trust import ROLES, add_key
@@ -372,6 +373,30 @@ def rollback_cmd(
         return EXIT_OK
 
     _run(fmt, body)
+
+
+@cli.command("verify")
+@click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.pass_context
+def verify_cmd(
+    ctx: click.Context, deployed: Path | None, public_key: Path | None, fmt: str
+) -> None:
+    """Quarterly: chain, O ⊨ Σ, fresh A vs committed and deployed A; explains every drift."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        report = quarterly_verify(layout, deployed=deployed, public_key_path=public_key)
+        if fmt == "json":
+            click.echo(reports.to_json(audit_reports.verify_dict(report)))
+        elif fmt == "markdown":
+            click.echo(audit_reports.verify_markdown(report), nl=False)
+        else:
+            click.echo(audit_reports.verify_text(report))
+        return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+    _run("json" if fmt == "json" else "text", body)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.history import Log
+from generator.quarterly import VerifyReport
 from generator.replay import ReplayResult
 from generator.reports import to_json
 from generator.verification import ReceiptVerdict
@@ -157,4 +158,54 @@ def log_markdown(log: Log) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["log_dict", "log_markdown", "log_text", "replay_dict", "replay_text", "to_json"]
+def verify_dict(report: VerifyReport) -> dict[str, Any]:
+    """The quarterly report as plain data."""
+    return {
+        "ok": report.ok,
+        "summary": list(report.summary),
+        "drifts": [
+            {"area": d.area, "where": d.where, "cause": d.cause, "detail": d.detail, "diff": d.diff}
+            for d in report.drifts
+        ],
+    }
+
+
+def verify_text(report: VerifyReport) -> str:
+    """Every check's line, then every drift with its cause and diff."""
+    lines = [f"  {line}" for line in report.summary]
+    for d in report.drifts:
+        lines.append(f"DRIFT [{d.area}] {d.where}: {d.cause} ({d.detail})")
+        if d.diff:
+            lines += [f"    {line}" for line in d.diff.rstrip("\n").splitlines()]
+    if report.ok:
+        lines.append("verified: no drift")
+    else:
+        lines.append(f"error: {len(report.drifts)} drift(s) found")
+    return "\n".join(["mu verify", *lines])
+
+
+def verify_markdown(report: VerifyReport) -> str:
+    """The quarterly report as Markdown."""
+    verdict = "no drift" if report.ok else f"{len(report.drifts)} drift(s)"
+    lines = ["# Quarterly verification", "", f"**Result: {verdict}.**", ""]
+    lines += [f"- {line}" for line in report.summary]
+    if report.drifts:
+        lines += ["", "| area | where | cause | detail |", "|---|---|---|---|"]
+        lines += [f"| {d.area} | `{d.where}` | {d.cause} | {d.detail} |" for d in report.drifts]
+        for d in report.drifts:
+            if d.diff:
+                lines += ["", f"### `{d.where}`", "", "```diff", d.diff.rstrip("\n"), "```"]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "log_dict",
+    "log_markdown",
+    "log_text",
+    "replay_dict",
+    "replay_text",
+    "to_json",
+    "verify_dict",
+    "verify_markdown",
+    "verify_text",
+]
