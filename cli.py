@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from generator import __version__, audit_reports, reports
+from generator import __version__, audit_reports, ops_reports, reports
 from generator.attest import resolve_signer
 from generator.build import build
 from generator.decide import decide
@@ -29,6 +29,7 @@ from generator.quarterly import quarterly_verify
 from generator.replay import replay
 from generator.rollback import rollback
 from generator.trust import ROLES, add_key
+from generator.upgrade import upgrade_check
 from generator.verification import trust_path, verify_receipt
 
 FORMATS = click.Choice(["text", "json"])
@@ -397,6 +398,29 @@ def verify_cmd(
         return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
     _run("json" if fmt == "json" else "text", body)
+
+
+@cli.command("upgrade-check")
+@click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.pass_context
+def upgrade_check_cmd(
+    ctx: click.Context, deployed: Path | None, sign_key: Path | None, fmt: str
+) -> None:
+    """Regenerate with this generator; compare modules and behaviour with the deployed A."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        signer = resolve_signer(layout, sign_key)
+        report = upgrade_check(layout, deployed=deployed, signer=signer)
+        if fmt == "json":
+            click.echo(reports.to_json(ops_reports.upgrade_dict(report)))
+        else:
+            click.echo(ops_reports.upgrade_text(report))
+        return EXIT_OK if report.equivalent else EXIT_CHECK_FAILED
+
+    _run(fmt, body)
 
 
 def main() -> None:
