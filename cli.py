@@ -17,7 +17,9 @@ import click
 from generator import __version__, audit_reports, ops_reports, reports
 from generator.attest import resolve_signer
 from generator.build import build
-from generator.decide import decide
+from generator.decide import decide, read_transaction
+from generator.diagnose import diagnose
+from generator.diagnose import write_case as write_golden_case
 from generator.enforcer_loader import load_enforcers
 from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, MuError
 from generator.golden import load_suite, run_suite, select
@@ -419,6 +421,53 @@ def upgrade_check_cmd(
         else:
             click.echo(ops_reports.upgrade_text(report))
         return EXIT_OK if report.equivalent else EXIT_CHECK_FAILED
+
+    _run(fmt, body)
+
+
+@cli.command("diagnose")
+@click.option("--receipt", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--transaction", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--observed", required=True, help="What production decided (APPROVE, ...).")
+@click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--write-case", is_flag=True, help="Add the transaction to golden/diagnosed.toml.")
+@click.option("--case-id", help="Id of the golden case written (default: diagnosed_<tx id>).")
+@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.pass_context
+def diagnose_cmd(
+    ctx: click.Context,
+    receipt: Path,
+    transaction: Path,
+    observed: str,
+    deployed: Path | None,
+    public_key: Path | None,
+    write_case: bool,
+    case_id: str | None,
+    fmt: str,
+) -> None:
+    """Say whether a wrong decision comes from the ontology, the generator, the
+    deployment or the runtime, and who to escalate to."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        tx = read_transaction(transaction)
+        diagnosis = diagnose(
+            layout, receipt, tx, observed, deployed=deployed, public_key_path=public_key
+        )
+        written = None
+        if write_case:
+            default = f"diagnosed_{tx.get('id', 'case') if isinstance(tx, dict) else 'case'}"
+            written = write_golden_case(layout.golden, case_id or default, tx, diagnosis)
+        if fmt == "json":
+            data = ops_reports.diagnosis_dict(diagnosis)
+            data["golden_case_written"] = str(written) if written else None
+            click.echo(reports.to_json(data))
+        else:
+            click.echo(ops_reports.diagnosis_text(diagnosis))
+            if written:
+                click.echo(f"golden case added to `{written}`")
+        return EXIT_OK
 
     _run(fmt, body)
 

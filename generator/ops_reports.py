@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.diagnose import Diagnosis
 from generator.reference import ReferenceDecision
 from generator.upgrade import UpgradeReport
 
@@ -14,16 +15,6 @@ def decision_summary(d: ReferenceDecision) -> str:
         return f"INVALID ({', '.join(d.invalid_fields)})"
     reasons = ", ".join(cid for cid, _ in d.reasons)
     return f"{d.outcome} ({reasons})" if reasons else d.outcome
-
-
-def decision_data(d: ReferenceDecision) -> dict[str, Any]:
-    """A summarised decision as plain data."""
-    return {
-        "outcome": d.outcome,
-        "reasons": [list(r) for r in d.reasons],
-        "actions": [list(a) for a in d.actions],
-        "invalid_fields": list(d.invalid_fields),
-    }
 
 
 def upgrade_dict(report: UpgradeReport) -> dict[str, Any]:
@@ -42,8 +33,8 @@ def upgrade_dict(report: UpgradeReport) -> dict[str, Any]:
             {
                 "case": d.case_id,
                 "description": d.description,
-                "deployed": decision_data(d.deployed),
-                "regenerated": decision_data(d.regenerated),
+                "deployed": d.deployed.to_dict(),
+                "regenerated": d.regenerated.to_dict(),
             }
             for d in report.differences
         ],
@@ -76,4 +67,42 @@ def upgrade_text(report: UpgradeReport) -> str:
         lines.append("equivalent: the new generator decides every case as the deployed one")
     else:
         lines.append(f"error: behaviour changes on {len(report.differences)} case(s)")
+    return "\n".join(lines)
+
+
+def diagnosis_dict(d: Diagnosis) -> dict[str, Any]:
+    """A diagnosis as plain data."""
+    return {
+        "cause": d.cause,
+        "explanation": d.explanation,
+        "escalate_to": d.escalate_to,
+        "control_owners": list(d.owners),
+        "observed": d.observed,
+        "receipt": d.receipt,
+        "evidence": {
+            "replayed": d.replayed.to_dict(),
+            "deployed": d.deployed.to_dict(),
+            "reference": d.reference.to_dict(),
+            "drifted_files": list(d.drifted_files),
+        },
+    }
+
+
+def diagnosis_text(d: Diagnosis) -> str:
+    """The answer first, then the evidence."""
+    lines = [
+        f"cause: {d.cause} — {d.explanation}",
+        f"escalate to: {d.escalate_to}",
+    ]
+    if d.owners:
+        lines.append(f"control owners: {', '.join(d.owners)}")
+    lines += [
+        "evidence:",
+        f"  observed in production:   {d.observed}",
+        f"  replayed from {d.receipt}: {decision_summary(d.replayed)}",
+        f"  deployed enforcers:       {decision_summary(d.deployed)}",
+        f"  reference (ontology):     {decision_summary(d.reference)}",
+    ]
+    if d.drifted_files:
+        lines.append(f"  deployed files that differ from the receipt: {', '.join(d.drifted_files)}")
     return "\n".join(lines)

@@ -61,15 +61,6 @@ class UpgradeReport:
         return not self.differences
 
 
-def _decision_dict(d: ReferenceDecision) -> dict[str, Any]:
-    return {
-        "outcome": d.outcome,
-        "reasons": [list(r) for r in d.reasons],
-        "actions": [list(a) for a in d.actions],
-        "invalid_fields": list(d.invalid_fields),
-    }
-
-
 def _old_generator(layout: Layout, deployed: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((deployed / "MANIFEST.json").read_text(encoding="utf-8"))
@@ -142,8 +133,8 @@ def upgrade_check(
         "differences": [
             {
                 "case": d.case_id,
-                "deployed": _decision_dict(d.deployed),
-                "regenerated": _decision_dict(d.regenerated),
+                "deployed": d.deployed.to_dict(),
+                "regenerated": d.regenerated.to_dict(),
             }
             for d in differences
         ],

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run, copy_repo
+from generator import render
+from tests.conftest import REPO, Run, copy_repo
 
 Mu = Callable[..., Run]
 
@@ -71,3 +73,39 @@ def three_builds(mu: Mu, s: Signed) -> list[Path]:
     )
     paths.append(build(mu, s))
     return paths
+
+
+STRICT = "if currency != c.currency or amount <= c.threshold:"
+MUTANT = "if currency != c.currency or amount < c.threshold:"
+
+
+@pytest.fixture
+def mutant_generator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This generator, except that approval rules fire at exactly the threshold."""
+    templates = tmp_path / "templates"
+    shutil.copytree(render.TEMPLATES_DIR, templates)
+    runtime = templates / "runtime.py.j2"
+    text = runtime.read_text(encoding="utf-8")
+    assert STRICT in text
+    runtime.write_text(text.replace(STRICT, MUTANT), encoding="utf-8")
+    monkeypatch.setattr(render, "TEMPLATES_DIR", templates)
+    render._environment.cache_clear()
+    yield
+    render._environment.cache_clear()
+
+
+@pytest.fixture
+def mutant_install(tmp_path: Path) -> dict[str, str]:
+    """A real, defective mu on disk: a copy of the tool whose approval rules fire at
+    exactly the threshold. Returns the environment that makes `python -m cli` use it
+    (and every process it starts, such as the determinism gate's)."""
+    install = tmp_path / "mutant-mu"
+    shutil.copytree(
+        REPO / "generator", install / "generator", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(REPO / "cli.py", install / "cli.py")
+    runtime = install / "generator" / "templates" / "runtime.py.j2"
+    text = runtime.read_text(encoding="utf-8")
+    assert STRICT in text
+    runtime.write_text(text.replace(STRICT, MUTANT), encoding="utf-8")
+    return {"PYTHONPATH": str(install)}

@@ -65,9 +65,15 @@ def mu() -> Callable[..., Run]:
 pytest_plugins = ["tests.chain"]
 
 
-def mu_process(*args: str, cwd: Path, seed: str = "0", timeout: int = 300) -> Run:
+def mu_process(
+    *args: str,
+    cwd: Path,
+    seed: str = "0",
+    timeout: int = 300,
+    extra_env: dict[str, str] | None = None,
+) -> Run:
     """`mu` as a user runs it: a new Python process with its own hash seed."""
-    env = {**os.environ, "PYTHONHASHSEED": seed}
+    env = {**os.environ, "PYTHONHASHSEED": seed, **(extra_env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "cli", *args],
         cwd=cwd,
