@@ -18,6 +18,7 @@ from generator import __version__, audit_reports, ops_reports, reports
 from generator.attest import resolve_signer
 from generator.build import build
 from generator.decide import decide, read_transaction
+from generator.deploy import deploy, rollback_deploy
 from generator.diagnose import diagnose
 from generator.diagnose import write_case as write_golden_case
 from generator.enforcer_loader import load_enforcers
@@ -467,6 +468,40 @@ def diagnose_cmd(
             click.echo(ops_reports.diagnosis_text(diagnosis))
             if written:
                 click.echo(f"golden case added to `{written}`")
+        return EXIT_OK
+
+    _run(fmt, body)
+
+
+@cli.command("deploy")
+@click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", required=True, type=click.Path(path_type=Path))
+@click.option("--switch-back", is_flag=True, help="Switch TARGET back to its previous release.")
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.pass_context
+def deploy_cmd(
+    ctx: click.Context,
+    receipt: Path | None,
+    target: Path,
+    switch_back: bool,
+    public_key: Path | None,
+    fmt: str,
+) -> None:
+    """Verified, health-checked, atomic switch of a deployed A."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        if switch_back:
+            result = rollback_deploy(target)
+        elif receipt is None:
+            raise InputError("`mu deploy` needs `--receipt` (or `--switch-back`)")
+        else:
+            result = deploy(layout, receipt, target, public_key_path=public_key)
+        if fmt == "json":
+            click.echo(reports.to_json(ops_reports.deploy_dict(result)))
+        else:
+            click.echo(ops_reports.deploy_text(result))
         return EXIT_OK
 
     _run(fmt, body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.deploy import DeployResult
 from generator.diagnose import Diagnosis
 from generator.reference import ReferenceDecision
 from generator.upgrade import UpgradeReport
@@ -105,4 +106,51 @@ def diagnosis_text(d: Diagnosis) -> str:
     ]
     if d.drifted_files:
         lines.append(f"  deployed files that differ from the receipt: {', '.join(d.drifted_files)}")
+    return "\n".join(lines)
+
+
+def deploy_dict(r: DeployResult) -> dict[str, Any]:
+    """A deployment or switch-back as plain data."""
+    return {
+        "action": r.action,
+        "changed": r.changed,
+        "target": str(r.target),
+        "release": str(r.release),
+        "previous": str(r.previous) if r.previous else None,
+        "receipt": str(r.receipt) if r.receipt else None,
+        "statement_digest": r.digest,
+        "sequence": r.sequence,
+        "regenerated": r.regenerated,
+        "restart": {
+            "changed": list(r.modules_changed),
+            "added": list(r.modules_added),
+            "removed": list(r.modules_removed),
+        },
+        "package_files_changed": list(r.package_changed),
+        "health": None
+        if r.health is None
+        else {"ok": r.health.ok, "passed": r.health.passed, "total": r.health.total},
+        "record": str(r.record),
+    }
+
+
+def deploy_text(r: DeployResult) -> str:
+    """What is running now, and which control modules need a restart."""
+    if not r.changed:
+        return f"ok: `{r.target}` already runs `{r.release.name}`; nothing to do"
+    verb = "switched back" if r.action == "rollback" else "deployed"
+    lines = [f"ok: {verb} `{r.target}` → `{r.release.name}`"]
+    if r.health is not None:
+        lines.append(
+            f"  health check: imports, MANIFEST, {r.health.passed}/{r.health.total} golden"
+        )
+    if r.regenerated:
+        lines.append("  enforcers/ did not match the receipt: regenerated from its snapshot")
+    restart = [*r.modules_changed, *r.modules_added, *r.modules_removed]
+    lines.append(
+        f"  restart: {', '.join(restart)}" if restart else "  restart: no control module changed"
+    )
+    if r.previous:
+        lines.append(f"  previous release kept: `{r.previous.name}` (`mu deploy --switch-back`)")
+    lines.append(f"  record: `{r.record}`")
     return "\n".join(lines)

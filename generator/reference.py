@@ -62,6 +62,15 @@ class ReferenceDecision:
     actions: tuple[tuple[str, str], ...] = ()
     invalid_fields: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-able data."""
+        return {
+            "outcome": self.outcome,
+            "reasons": [list(r) for r in self.reasons],
+            "actions": [list(a) for a in self.actions],
+            "invalid_fields": list(self.invalid_fields),
+        }
+
 
 def _invalid(fields: Iterable[str]) -> ReferenceDecision:
     return ReferenceDecision("INVALID", invalid_fields=tuple(sorted(set(fields))))

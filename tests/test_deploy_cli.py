@@ -1,0 +1,68 @@
+"""`mu deploy` from the command line: deploy, report the modules to restart,
+switch back; a refused deploy exits 1 and leaves the running release."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.chain import Signed, build, change_threshold
+from tests.conftest import Run
+
+Mu = Callable[..., Run]
+
+
+def test_deploy_switch_and_switch_back(mu: Mu, signed: Signed, tmp_path: Path) -> None:
+    target = tmp_path / "prod" / "enforcers"
+    first = build(mu, signed)
+    run = mu("deploy", "--receipt", str(first), "--target", str(target), root=signed.root)
+    assert run.code == 0, run.out + run.err
+    assert target.is_symlink() and (target / "MANIFEST.json").is_file()
+
+    change_threshold(
+        signed.root,
+        '"vendor payments over 1,000,000.00 USD need the CFO"',
+        '"vendor payments over one million USD need the CFO"',
+    )
+    second = build(mu, signed)
+    run = mu(
+        "deploy",
+        "--receipt",
+        str(second),
+        "--target",
+        str(target),
+        "--format",
+        "json",
+        root=signed.root,
+    )
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    assert result["restart"]["changed"] == ["controls/approval_over_1m.py"]
+    assert result["health"]["ok"] is True
+    assert Path(result["release"]).name.startswith("0002-")
+
+    again = mu("deploy", "--receipt", str(second), "--target", str(target), root=signed.root)
+    assert again.code == 0 and "nothing to do" in again.out
+
+    back = mu("deploy", "--switch-back", "--target", str(target), root=signed.root)
+    assert back.code == 0, back.err
+    assert target.resolve().name.startswith("0001-")
+
+
+def test_refused_deploy_is_exit_1_and_keeps_the_release(
+    mu: Mu, signed: Signed, tmp_path: Path
+) -> None:
+    target = tmp_path / "prod" / "enforcers"
+    first = build(mu, signed)
+    assert (
+        mu("deploy", "--receipt", str(first), "--target", str(target), root=signed.root).code == 0
+    )
+    data = json.loads(first.read_bytes())
+    data["signatures"][0]["keyid"] = "0" * 64
+    forged = signed.root / "receipts" / "forged.json"
+    forged.write_text(json.dumps(data))
+    run = mu("deploy", "--receipt", str(forged), "--target", str(target), root=signed.root)
+    assert run.code == 1
+    assert target.resolve().name.startswith("0001-")
+    assert mu("deploy", "--target", str(target), root=signed.root).code == 2
