@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from generator.enforcer_loader import load_enforcers
-from generator.errors import CheckFailed, InputError, Problem
+from generator.errors import InputError
 from generator.hashing import sha256_hex
 from generator.layout import Layout
 from generator.pipeline import compile_ontology
-from generator.provenance import this_generator
 from generator.reference import ReferenceDecision, reference_decide, summarize_enforcer_decision
-from generator.replay import check_generator_pin, snapshot_ref
-from generator.snapshot import extract, read_snapshot
-from generator.verification import verify_receipt
+from generator.replay import verified_snapshot
+from generator.snapshot import extract
 from generator.writer import read_tree, write_tree_atomic
 
 OUTCOMES = ("APPROVE", "REJECT", "REVIEW", "INVALID")
@@ -105,16 +103,13 @@ def diagnose(
         raise InputError(
             f"unknown observed outcome `{observed}`", hint=f"use one of {', '.join(OUTCOMES)}"
         )
-    verdict = verify_receipt(layout, receipt_path, public_key_path=public_key_path)
-    if not verdict.ok:
-        raise CheckFailed(
-            f"receipt `{receipt_path}` does not verify; a diagnosis needs a trusted receipt",
-            hint="run `mu verify-receipt` for the failed checks",
-            problems=[Problem(c.name, c.detail) for c in verdict.failures],
-        )
-    receipt = verdict.receipt
-    check_generator_pin(receipt, this_generator())
-    snapshot = read_snapshot(layout.root, snapshot_ref(receipt))
+    verified = verified_snapshot(
+        layout,
+        receipt_path,
+        public_key_path=public_key_path,
+        purpose="a diagnosis needs a trusted receipt",
+    )
+    receipt, snapshot = verified.receipt, verified.files
     deployed_dir = (deployed or layout.enforcers).resolve()
     with tempfile.TemporaryDirectory(prefix="mu-diagnose-") as scratch:
         compiled = compile_ontology(extract(snapshot, Path(scratch) / "repo").ontology)

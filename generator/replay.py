@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.attest import Signer, receipt_payload
-from generator.errors import CheckFailed
+from generator.errors import CheckFailed, Problem
 from generator.gates import run_gates
 from generator.hashing import sha256_hex
 from generator.layout import Layout
@@ -69,6 +69,33 @@ def snapshot_ref(receipt: StoredReceipt) -> SnapshotRef:
     if not isinstance(snap, dict) or "path" not in snap or "sha256" not in snap:
         raise CheckFailed(f"`{receipt.path.name}` names no snapshot to replay from")
     return SnapshotRef(str(snap["path"]), str(snap["sha256"]))
+
+
+@dataclass(frozen=True)
+class VerifiedSnapshot:
+    """A receipt that verifies, pins this generator, and the snapshot it names."""
+
+    receipt: StoredReceipt
+    files: dict[str, str]
+
+
+def verified_snapshot(
+    layout: Layout, receipt_path: Path, *, public_key_path: Path | None, purpose: str
+) -> VerifiedSnapshot:
+    """Verify a receipt, check its generator pin, read its snapshot — or refuse.
+
+    `purpose` completes the refusal: "nothing was written", "a diagnosis needs …".
+    """
+    verdict = verify_receipt(layout, receipt_path, public_key_path=public_key_path)
+    if not verdict.ok:
+        raise CheckFailed(
+            f"receipt `{receipt_path}` does not verify; {purpose}",
+            hint="run `mu verify-receipt` for the failed checks",
+            problems=[Problem(c.name, c.detail) for c in verdict.failures],
+        )
+    check_generator_pin(verdict.receipt, this_generator())
+    files = read_snapshot(layout.root, snapshot_ref(verdict.receipt))
+    return VerifiedSnapshot(verdict.receipt, files)
 
 
 def _subject_comparisons(receipt: StoredReceipt, files: dict[str, bytes]) -> list[Comparison]:

@@ -16,11 +16,9 @@ from generator.errors import CheckFailed, Problem
 from generator.hashing import sha256_hex
 from generator.layout import Layout
 from generator.pipeline import compile_ontology
-from generator.provenance import this_generator
 from generator.receipt import StoredReceipt
-from generator.replay import check_generator_pin, snapshot_ref
-from generator.snapshot import extract, read_snapshot
-from generator.verification import verify_receipt
+from generator.replay import verified_snapshot
+from generator.snapshot import extract
 from generator.writer import TreeDiff, compare_trees, read_tree, write_tree_atomic
 
 
@@ -80,16 +78,10 @@ def rollback(
     public_key_path: Path | None = None,
 ) -> RollbackResult:
     """Verify the receipt, regenerate from its snapshot, prove every digest, write."""
-    verdict = verify_receipt(layout, receipt_path, public_key_path=public_key_path)
-    if not verdict.ok:
-        raise CheckFailed(
-            f"receipt `{receipt_path}` does not verify; nothing was written",
-            hint="run `mu verify-receipt` for the failed checks",
-            problems=[Problem(c.name, c.detail) for c in verdict.failures],
-        )
-    receipt = verdict.receipt
-    check_generator_pin(receipt, this_generator())
-    snapshot = read_snapshot(layout.root, snapshot_ref(receipt))
+    verified = verified_snapshot(
+        layout, receipt_path, public_key_path=public_key_path, purpose="nothing was written"
+    )
+    receipt, snapshot = verified.receipt, verified.files
     with tempfile.TemporaryDirectory(prefix="mu-rollback-") as scratch:
         files = compile_ontology(extract(snapshot, Path(scratch)).ontology).files
     _check_subjects(receipt, files)
