@@ -14,13 +14,14 @@ from pathlib import Path
 
 import click
 
-from generator import __version__, audit_reports, ops_reports, reports
+from generator import __version__, audit_reports, diff_reports, ops_reports, reports
 from generator.attest import resolve_signer
 from generator.build import build
 from generator.decide import decide, read_transaction
 from generator.deploy import deploy, rollback_deploy
 from generator.diagnose import diagnose
 from generator.diagnose import write_case as write_golden_case
+from generator.diff import diff_specs
 from generator.enforcer_loader import load_enforcers
 from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, MuError
 from generator.golden import load_suite, run_suite, select
@@ -505,6 +506,36 @@ def deploy_cmd(
         return EXIT_OK
 
     _run(fmt, body)
+
+
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option(
+    "--max-blast-radius",
+    type=float,
+    help="Fail (exit 1) when changed control modules exceed this share (0..1) of all.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.pass_context
+def diff_cmd(
+    ctx: click.Context, old: str, new: str, max_blast_radius: float | None, fmt: str
+) -> None:
+    """What changes from OLD to NEW (git refs, ontology dirs or receipts): per control,
+    per enforcer module, per golden decision, and the blast radius."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        report = diff_specs(old, new, layout, max_blast_radius=max_blast_radius)
+        if fmt == "json":
+            click.echo(diff_reports.diff_json(report))
+        elif fmt == "markdown":
+            click.echo(diff_reports.diff_markdown(report), nl=False)
+        else:
+            click.echo(diff_reports.diff_text(report))
+        return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+    _run("json" if fmt == "json" else "text", body)
 
 
 def main() -> None:

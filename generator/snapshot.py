@@ -67,7 +67,8 @@ def write_snapshot(layout: Layout, files: dict[str, str]) -> SnapshotRef:
     return SnapshotRef(target.relative_to(layout.root).as_posix(), digest)
 
 
-def _safe(rel: str) -> bool:
+def safe_path(rel: str) -> bool:
+    """A relative POSIX path under `ontology/` or `golden/` that cannot escape a directory."""
     path = PurePosixPath(rel)
     return (
         not path.is_absolute()
@@ -103,7 +104,7 @@ def read_snapshot(root: Path, ref: SnapshotRef) -> dict[str, str]:
         ok = False
     if not ok or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise CheckFailed(f"snapshot `{ref.path}` is not a mu snapshot")
-    unsafe = sorted(k for k in files if not _safe(k))
+    unsafe = sorted(k for k in files if not safe_path(k))
     if unsafe:
         raise CheckFailed(f"snapshot `{ref.path}` names unsafe paths: {', '.join(unsafe)}")
     return dict(sorted(files.items()))
