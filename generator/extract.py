@@ -66,6 +66,7 @@ class _Reader:
         self.g = graph
 
     def one(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> rdflib.term.Node:
+        """The single value of `prop` on `node`; anything else is a clear error."""
         values = sorted(self.g.objects(node, prop), key=str)
         if len(values) != 1:
             raise CheckFailed(
@@ -75,17 +76,21 @@ class _Reader:
         return values[0]
 
     def opt(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> rdflib.term.Node | None:
+        """The value of an optional `prop` (the smallest if several), or None."""
         values = sorted(self.g.objects(node, prop), key=str)
         return values[0] if values else None
 
     def text(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> str:
+        """The single value of `prop` as a string."""
         return str(self.one(node, prop))
 
     def opt_text(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> str | None:
+        """The optional value of `prop` as a string, or None."""
         value = self.opt(node, prop)
         return None if value is None else str(value)
 
     def all(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> list[rdflib.term.Node]:
+        """Every value of `prop`, sorted so graph order never leaks out."""
         return sorted(self.g.objects(node, prop), key=str)
 
 
