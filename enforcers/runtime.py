@@ -464,6 +464,12 @@ class Engine:
                     key=lambda c: position[c.control_id],
                 )
             )
+        # Trace entries are immutable: build each one once, not once per decision.
+        self._traces: dict[tuple[str, str], ControlTrace] = {
+            (c.control_id, status): ControlTrace(c.control_id, status)
+            for c in self.controls
+            for status in ("fired", "passed", "skipped")
+        }
 
     # -- validation ---------------------------------------------------------
 
@@ -662,15 +668,18 @@ class Engine:
                 actions.append(Action("ledger", c.control_id, (c.ledger,)))
             fired.add(c.control_id)
 
+        traces = self._traces
         trace = tuple(
-            ControlTrace(
-                c.control_id,
-                "skipped"
-                if not holds[c.control_id]
-                else "fired"
-                if c.control_id in fired
-                else "passed",
-            )
+            traces[
+                (
+                    c.control_id,
+                    "skipped"
+                    if not holds[c.control_id]
+                    else "fired"
+                    if c.control_id in fired
+                    else "passed",
+                )
+            ]
             for c in applicable
         )
         return Decision(
