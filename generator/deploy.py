@@ -1,33 +1,27 @@
 """`mu deploy`: a verified, health-checked, atomic switch of a deployed A (SPEC §7).
 
-On disk, beside TARGET:
-
-    TARGET -> TARGET.releases/0002-1a2b3c4d5e6f   a symlink, switched by one rename
-    TARGET.releases/<NNNN>-<12 hex>/              one immutable tree per receipt
-    TARGET.releases/adopted-<12 hex>/             a plain directory found at TARGET
-    TARGET.releases/deployments.jsonl             one line per switch
-    TARGET.deploy.json                            the current and the previous release
+Nothing goes live unless the receipt verifies, every byte matches what it
+signed, and a fresh process passed its golden suite. This module decides what
+goes live: it verifies the receipt, obtains its A (from `enforcers/` or
+regenerated from the receipt's snapshot), stages it and health-checks it.
+Where releases live beside TARGET, the one-rename switch of the TARGET symlink
+and the deployment record are `generator.releases`; its public names used by
+callers of this module (`releases_dir`, `record_path`, `release_name`,
+`read_record`, ...) are re-exported here.
 
 A release tree is never written once it has gone live, and the switch is one
 `rename(2)` of a symlink, so a reader that resolves TARGET once sees wholly the
-old or wholly the new release. Nothing goes live unless the receipt verifies,
-every byte matches what it signed, and a fresh process passed its golden suite.
+old or wholly the new release.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import shutil
 import tempfile
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from generator.errors import CheckFailed, InputError, Problem
 from generator.gates import run_gates
@@ -36,14 +30,28 @@ from generator.healthcheck import HealthReport, check_release
 from generator.layout import Layout
 from generator.provenance import this_generator
 from generator.receipt import StoredReceipt
+from generator.releases import RECORD_FORMAT as RECORD_FORMAT
+from generator.releases import Entry as Entry
+from generator.releases import (
+    locked,
+    make_entry,
+    running_entry,
+    running_release,
+    same_path,
+    switch,
+    utc_now,
+    write_record,
+)
+from generator.releases import read_record as read_record
+from generator.releases import record_path as record_path
+from generator.releases import release_name as release_name
+from generator.releases import releases_dir as releases_dir
 from generator.replay import check_generator_pin, snapshot_ref
 from generator.snapshot import extract, read_snapshot
 from generator.verification import verify_receipt
 from generator.writer import compare_trees, read_tree, write_tree_atomic
 
-RECORD_FORMAT = "urn:mu:v1#Deployment"
 SUBJECT_PREFIX = "enforcers/"
-Entry = dict[str, Any]  # one release in the record: release, path, receipt, digest, sequence, tree
 
 # Tests set this to damage a staged release before its health check; never set in production.
 _after_stage: Callable[[Path], None] | None = None
@@ -71,43 +79,8 @@ class DeployResult:
     record: Path
 
 
-def releases_dir(target: Path) -> Path:
-    """`TARGET.releases/`, beside TARGET so that every rename stays on one file system."""
-    return target.parent / f"{target.name}.releases"
-
-
-def record_path(target: Path) -> Path:
-    """`TARGET.deploy.json`."""
-    return target.parent / f"{target.name}.deploy.json"
-
-
-def release_name(receipt: StoredReceipt) -> str:
-    """`<NNNN>-<12 hex of the statement digest>`, like the receipt's own file name."""
-    return f"{receipt.sequence:04d}-{receipt.digest[:12]}"
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _is_control(rel: str) -> bool:
     return rel.startswith("controls/") and rel.endswith(".py") and rel != "controls/__init__.py"
-
-
-def _same(a: Path, b: Path) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _running(target: Path) -> Path | None:
-    """The directory TARGET serves now: a symlink's release, a plain directory, or None."""
-    if target.is_symlink():
-        resolved = Path(os.path.realpath(target))
-        return resolved if resolved.is_dir() else None
-    if target.is_dir():
-        return target
-    if target.exists():
-        raise InputError(f"`{target}` is not a directory", hint="pass the directory A runs from")
-    return None
 
 
 def _expected(receipt: StoredReceipt) -> dict[str, str]:
@@ -191,119 +164,6 @@ def _stage(
     )
 
 
-def _switch(target: Path, release: Path, adopt_to: Path | None) -> None:
-    """Point TARGET at `release` with one rename; move a plain directory to `adopt_to`."""
-    link = target.parent / f".{target.name}.link-{uuid.uuid4().hex[:12]}"
-    try:
-        # Relative, so the whole deployment can be moved or mounted elsewhere.
-        os.symlink(os.path.relpath(release, target.parent), link)
-        if adopt_to is not None:
-            # Once, from a plain copy: a reader may briefly find no TARGET, never a mixture.
-            os.rename(target, adopt_to)
-        try:
-            os.replace(link, target)
-        except OSError:
-            if adopt_to is not None:
-                os.rename(adopt_to, target)  # put the plain directory back where it ran
-            raise
-        fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the switch survives a crash once deploy returns
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise InputError(
-            f"cannot switch `{target}`: {exc.strerror or exc}",
-            hint="check permissions beside the target; the running release is unchanged",
-        ) from exc
-    finally:
-        if link.is_symlink():
-            link.unlink()
-
-
-@contextmanager
-def _locked(target: Path) -> Iterator[None]:
-    """One deploy or rollback per target at a time, so records never interleave."""
-    releases = releases_dir(target)
-    try:
-        releases.mkdir(parents=True, exist_ok=True)
-        fd = os.open(releases / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise InputError(
-            f"cannot write beside `{target}`: {exc.strerror or exc}",
-            hint="the releases live in `TARGET.releases/`; check permissions",
-        ) from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(
-                f"another deploy to `{target}` is in progress", hint="wait for it, then retry"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
-
-
-def _entry(path: Path, receipt: StoredReceipt | None, files: Mapping[str, bytes]) -> Entry:
-    return {
-        "release": path.name,
-        "path": str(path),
-        "receipt": os.path.abspath(receipt.path) if receipt else None,
-        "digest": receipt.digest if receipt else None,
-        "sequence": receipt.sequence if receipt else None,
-        "tree": tree_digest(files),
-    }
-
-
-def read_record(target: Path) -> dict[str, Any] | None:
-    """`TARGET.deploy.json`, or None before the first deploy."""
-    path = record_path(Path(os.path.abspath(target)))
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"deployment record `{path}` is unreadable: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
-        raise InputError(f"`{path}` is not a mu deployment record")
-    return data
-
-
-def _running_entry(
-    record: dict[str, Any] | None, running: Path | None, files: Mapping[str, bytes], at: Path | None
-) -> Entry | None:
-    """What runs now, as a record entry: the record's when it agrees, else receipt unknown."""
-    if running is None:
-        return None
-    current = record.get("current") if record else None
-    if isinstance(current, dict) and _same(Path(str(current.get("path"))), running):
-        return current
-    return _entry(at or running, None, files)
-
-
-def _write_record(
-    target: Path, action: str, current: Entry, previous: Entry | None, at: str
-) -> None:
-    """Replace `TARGET.deploy.json` atomically, then append the switch to the journal."""
-    path = record_path(target)
-    doc: dict[str, Any] = {"format": RECORD_FORMAT, "action": action, "target": str(target)}
-    doc |= {"time": at, "current": current, "previous": previous}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-        handle.flush()
-        os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide it from operators
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    line = {**current, "action": action, "time": at, "target": str(target)}
-    line["previous"] = previous["release"] if previous else None
-    with open(releases_dir(target) / "deployments.jsonl", "a", encoding="utf-8") as journal:
-        journal.write(json.dumps(line, sort_keys=True) + "\n")
-        journal.flush()
-        os.fsync(journal.fileno())
-
-
 def _result(
     action: str,
     target: Path,
@@ -366,11 +226,11 @@ def deploy(
     receipt = verdict.receipt
     expected = _expected(receipt)
     release = releases_dir(target) / release_name(receipt)
-    with _locked(target):
-        running = _running(target)
+    with locked(target):
+        running = running_release(target)
         old = read_tree(running) if running else {}
         record = read_record(target)
-        if running is not None and _same(running, release):
+        if running is not None and same_path(running, release):
             if _mismatches(expected, old):
                 raise CheckFailed(
                     f"the running release `{release.name}` no longer matches its receipt",
@@ -378,7 +238,7 @@ def deploy(
                 )
             kept = (record or {}).get("previous")
             kept = kept if isinstance(kept, dict) else None
-            entry = _entry(running, receipt, old)
+            entry = make_entry(running, receipt, old)
             return _result("deploy", target, entry, kept, old, old, changed=False)
         adopt_to = None
         if running is not None and not target.is_symlink():
@@ -389,10 +249,10 @@ def deploy(
             snapshot = extract(read_snapshot(layout.root, snapshot_ref(receipt)), Path(scratch))
             files, regenerated = _obtain(layout, receipt, expected, snapshot)
             health = _stage(release, files, receipt, snapshot.golden)
-        previous = _running_entry(record, running, old, adopt_to)
-        entry = _entry(release, receipt, files)
-        _switch(target, release, adopt_to)
-        _write_record(target, "deploy", entry, previous, (now or _utc_now)())
+        previous = running_entry(record, running, old, adopt_to)
+        entry = make_entry(release, receipt, files)
+        switch(target, release, adopt_to)
+        write_record(target, "deploy", entry, previous, (now or utc_now)())
     return _result(
         "deploy",
         target,
@@ -414,7 +274,7 @@ def rollback_deploy(target: Path, *, now: Callable[[], str] | None = None) -> De
     Rolling back twice returns to where it started.
     """
     target = Path(os.path.abspath(target))
-    with _locked(target):
+    with locked(target):
         record = read_record(target)
         if record is None:
             raise InputError(
@@ -430,11 +290,11 @@ def rollback_deploy(target: Path, *, now: Callable[[], str] | None = None) -> De
                 f"the previous release `{path.name}` is missing or has changed since it ran",
                 hint="deploy its receipt again with `mu deploy`",
             )
-        running = _running(target)
+        running = running_release(target)
         if running is not None and not target.is_symlink():
             raise InputError(f"`{target}` is a plain directory, not a deployed symlink")
         old = read_tree(running) if running else {}
-        current = _running_entry(record, running, old, None)
-        _switch(target, path, None)
-        _write_record(target, "rollback", back, current, (now or _utc_now)())
+        current = running_entry(record, running, old, None)
+        switch(target, path, None)
+        write_record(target, "rollback", back, current, (now or utc_now)())
     return _result("rollback", target, back, current, old, files)
