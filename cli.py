@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from generator import __version__, audit_reports, diff_reports, ops_reports, reports
+from generator.approvals import approve
 from generator.attest import resolve_signer
 from generator.build import build
 from generator.decide import decide, read_transaction
@@ -193,14 +194,21 @@ def decide_cmd(ctx: click.Context, transaction: Path, enforcers_dir: Path | None
     help="Ed25519 private key (PKCS#8 PEM) that signs the receipt; passphrase from "
     "MU_KEY_PASSPHRASE. Without it, a local development key signs (untrusted).",
 )
+@click.option(
+    "--require-approvals",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Fail unless N keys trusted for `compliance` approved this ontology (`mu approve`).",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text")
 @click.pass_context
-def build_cmd(ctx: click.Context, sign_key: Path | None, fmt: str) -> None:
+def build_cmd(ctx: click.Context, sign_key: Path | None, require_approvals: int, fmt: str) -> None:
     """Validate → generate → test → determinism check → signed receipt, all or nothing."""
     layout = _layout(ctx)
 
     def body() -> int:
-        result = build(layout, resolve_signer(layout, sign_key))
+        signer = resolve_signer(layout, sign_key)
+        result = build(layout, signer, required_approvals=require_approvals)
         if fmt == "json":
             click.echo(reports.build_json(result))
         else:
@@ -536,6 +544,38 @@ def diff_cmd(
         return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
     _run("json" if fmt == "json" else "text", body)
+
+
+@cli.command("approve")
+@click.option("--key", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.pass_context
+def approve_cmd(ctx: click.Context, key: Path, fmt: str) -> None:
+    """Sign a compliance approval of the current ontology (its semantic digest)."""
+    layout = _layout(ctx)
+
+    def body() -> int:
+        approval = approve(layout, resolve_signer(layout, key))
+        if fmt == "json":
+            click.echo(
+                reports.to_json(
+                    {
+                        "approval": str(approval.path),
+                        "keyid": approval.keyid,
+                        "ontology_digest": approval.ontology_digest,
+                        "statement_digest": approval.statement_digest,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"ok: approved ontology sha256:{approval.ontology_digest} "
+                f"with key {approval.keyid[:12]} → `{approval.path}`"
+            )
+            click.echo("  it counts once the key is trusted for `compliance` (`mu trust add`)")
+        return EXIT_OK
+
+    _run(fmt, body)
 
 
 def main() -> None:

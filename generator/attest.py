@@ -109,6 +109,11 @@ def receipt_payload(
         "parent": parent.digest if parent is not None else None,
         "change": change_since(parent, controls),
     }
+    if run.required_approvals > 0:
+        predicate["approvals"] = {
+            "required": run.required_approvals,
+            "by": [a.to_dict() for a in run.approvals],
+        }
     return statement(subjects("enforcers", compiled.files), RECEIPT_TYPE, predicate)
 
 

@@ -22,7 +22,7 @@ from generator.snapshot import collect, write_snapshot
 from generator.writer import write_tree_atomic
 
 # Predicate fields that identify a build's content (not its place in the chain).
-CONTENT_KEYS = ("generator", "ontology", "golden", "gates", "controls", "enforcers")
+CONTENT_KEYS = ("generator", "ontology", "golden", "gates", "controls", "enforcers", "approvals")
 
 
 @dataclass(frozen=True)
@@ -47,15 +47,21 @@ def _same_content(payload: bytes, recorded: StoredReceipt) -> bool:
     fresh = json.loads(payload)
     return bool(
         fresh["subject"] == recorded.statement.get("subject")
-        and all(fresh["predicate"][k] == recorded.predicate.get(k) for k in CONTENT_KEYS)
+        and all(fresh["predicate"].get(k) == recorded.predicate.get(k) for k in CONTENT_KEYS)
     )
 
 
-def build(layout: Layout, signer: Signer, generator: GeneratorId | None = None) -> BuildResult:
+def build(
+    layout: Layout,
+    signer: Signer,
+    generator: GeneratorId | None = None,
+    *,
+    required_approvals: int = 0,
+) -> BuildResult:
     """Run every gate; on success write A, the snapshot and the next receipt of the chain."""
     generator = generator or this_generator()
     parent = newest(layout.receipts)
-    run = run_gates(layout)
+    run = run_gates(layout, required_approvals=required_approvals)
     if not run.ok:
         envelope = signer.sign(rejection_payload(run, generator, parent))
         path = store_rejection(layout, envelope)

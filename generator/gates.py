@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.approvals import Approval, valid_approvals
 from generator.enforcer_loader import load_enforcers
 from generator.golden import GoldenReport, load_suite, run_suite
 from generator.layout import Layout
@@ -44,6 +45,8 @@ class GateRun:
     validation: ValidationReport | None
     compiled: Compiled | None
     golden: GoldenReport | None
+    required_approvals: int = 0
+    approvals: tuple[Approval, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -86,17 +89,46 @@ def determinism_check(ontology_dir: Path, expected: Compiled) -> Gate:
     )
 
 
-def run_gates(layout: Layout) -> GateRun:
-    """Validate, compile, test and re-check determinism; write nothing."""
+def approvals_gate(
+    repo: Layout, compiled: Compiled, required: int
+) -> tuple[Gate, tuple[Approval, ...]]:
+    """At least `required` distinct compliance keys approved exactly this ontology."""
+    approvals = valid_approvals(repo, compiled.semantic_digest)
+    names = ", ".join(a.name for a in approvals) or "none"
+    detail = f"{len(approvals)}/{required} compliance approvals of this ontology ({names})"
+    return Gate("approvals", "PASS" if len(approvals) >= required else "FAIL", detail), approvals
+
+
+def run_gates(
+    layout: Layout, *, required_approvals: int = 0, approvals_from: Layout | None = None
+) -> GateRun:
+    """Validate, (check approvals,) compile, test and re-check determinism; write nothing.
+
+    Approvals are read from `approvals_from` (default: `layout`), because a
+    replay runs the gates on an extracted snapshot but the approvals live in
+    the repository's `receipts/approvals/`.
+    """
     try:
         compiled = compile_ontology(layout.ontology)
     except ValidationFailed as exc:
         count = len(exc.report.violations)
         gate = Gate("ontology", "FAIL", f"{count} violation(s)")
-        return GateRun((gate,), exc.sources, exc.report, None, None)
+        return GateRun((gate,), exc.sources, exc.report, None, None, required_approvals)
     gates = [Gate("ontology", "PASS", f"O ⊨ Σ ({len(compiled.ontology.controls)} controls)")]
+    approvals: tuple[Approval, ...] = ()
+    if required_approvals > 0:
+        gate, approvals = approvals_gate(approvals_from or layout, compiled, required_approvals)
+        gates.append(gate)
     golden = run_golden(compiled.files, layout.golden)
     detail = f"{golden.passed}/{golden.total} cases, coverage {golden.coverage_percent:.0f}%"
     gates.append(Gate("golden", "PASS" if golden.ok else "FAIL", detail))
     gates.append(determinism_check(layout.ontology, compiled))
-    return GateRun(tuple(gates), compiled.sources, compiled.checked.report, compiled, golden)
+    return GateRun(
+        tuple(gates),
+        compiled.sources,
+        compiled.checked.report,
+        compiled,
+        golden,
+        required_approvals,
+        approvals,
+    )

@@ -142,7 +142,12 @@ def replay(
     parent_digest = receipt.predicate.get("parent")
     parent = next((r for r in read_chain(layout.receipts) if r.digest == parent_digest), None)
     with tempfile.TemporaryDirectory(prefix="mu-replay-") as scratch:
-        run = run_gates(extract(files, Path(scratch)))
+        required = receipt.predicate.get("approvals", {}).get("required", 0)
+        run = run_gates(
+            extract(files, Path(scratch)),
+            required_approvals=required if isinstance(required, int) else 0,
+            approvals_from=layout,
+        )
     if not run.ok or run.compiled is None:
         failed = ", ".join(g.name for g in run.gates if g.status != "PASS")
         comparison = Comparison("gates", False, f"the snapshot no longer passes: {failed}")
