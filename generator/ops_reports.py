@@ -14,6 +14,8 @@ def decision_summary(d: ReferenceDecision) -> str:
     """`REJECT (approval_over_100k)` or `INVALID (currency)`: one decision on one line."""
     if d.outcome == "INVALID":
         return f"INVALID ({', '.join(d.invalid_fields)})"
+    if d.outcome == "ERROR":
+        return f"ERROR ({d.error})"
     reasons = ", ".join(cid for cid, _ in d.reasons)
     return f"{d.outcome} ({reasons})" if reasons else d.outcome
 

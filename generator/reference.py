@@ -61,6 +61,8 @@ class ReferenceDecision:
     reasons: tuple[tuple[str, str], ...] = ()
     actions: tuple[tuple[str, str], ...] = ()
     invalid_fields: tuple[str, ...] = ()
+    # Set only for a generated package that could not decide (outcome `ERROR`).
+    error: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able data."""
@@ -69,6 +71,7 @@ class ReferenceDecision:
             "reasons": [list(r) for r in self.reasons],
             "actions": [list(a) for a in self.actions],
             "invalid_fields": list(self.invalid_fields),
+            "error": self.error,
         }
 
 
@@ -355,13 +358,16 @@ def summarize_enforcer_decision(
 
     Reasons and actions keep the package's own order, so an out-of-order
     answer shows up as a difference. `InvalidTransaction` becomes `INVALID`
-    naming every field of its problems; `EnforcementError` (the package could
-    not decide) propagates, because it is not a decision to compare.
+    naming every field of its problems. A package that cannot decide
+    (`EnforcementError`, or any exception from hand-edited code) gives outcome
+    `ERROR` with the message: to a diagnosis that is evidence, not a crash.
     """
     try:
         decision = module.evaluate(transaction)
     except module.InvalidTransaction as exc:
         return _invalid(str(p.field) for p in exc.problems)
+    except Exception as exc:  # broken deployed code must be reported, never crash mu
+        return ReferenceDecision("ERROR", error=f"{type(exc).__name__}: {exc}")
     return ReferenceDecision(
         outcome=str(decision.outcome),
         reasons=tuple((str(r.control_id), str(r.effect)) for r in decision.reasons),

@@ -84,6 +84,22 @@ def test_hand_edited_deployed_module_is_a_deployment_problem(
     assert "mu deploy" in result["escalate_to"]
 
 
+def test_deployed_code_that_crashes_is_a_deployment_problem(
+    mu: Mu, signed: Signed, tmp_path: Path
+) -> None:
+    receipt = build(mu, signed)
+    deployed = tmp_path / "deployed"
+    shutil.copytree(signed.root / "enforcers", deployed)
+    module = deployed / "controls" / "approval_over_100k.py"
+    text = module.read_text()
+    assert "    return True\n" in text
+    module.write_text(text.replace("    return True\n", "    raise RuntimeError('boom')\n"))
+    result = diagnose(mu, signed, receipt, TX, "APPROVE", "--deployed", str(deployed))
+    assert result["cause"] == "deployment"
+    assert result["evidence"]["deployed"]["outcome"] == "ERROR"
+    assert "boom" in result["evidence"]["deployed"]["error"]
+
+
 def test_miscompiled_comparison_is_a_generator_defect(
     signed: Signed, mutant_install: dict[str, str]
 ) -> None:
