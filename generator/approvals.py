@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from generator.dsse import Envelope, verify_signatures
 from generator.errors import InputError
+from generator.foreign import read_bounded
 from generator.layout import Layout
 from generator.pipeline import ValidationFailed, validate_directory
 from generator.receipt import (
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # attest imports the gates, which import this module
     from generator.attest import Signer
 
 APPROVAL_TYPE = "urn:mu:v1#Approval"
+MAX_APPROVAL_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,14 @@ def valid_approvals(layout: Layout, ontology_digest: str) -> tuple[Approval, ...
     directory = approvals_dir(layout)
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:
-            envelope = Envelope.from_json(path.read_bytes(), str(path))
-            stmt = parse_statement(envelope.payload, str(path))
-        except (InputError, OSError):
+            envelope, stmt = read_approval_file(path)
+        except InputError:
             continue  # a malformed file approves nothing; `mu verify` is where it is reported
         predicate = stmt.get("predicate")
         if stmt.get("predicateType") != APPROVAL_TYPE or not isinstance(predicate, dict):
             continue
-        if predicate.get("ontology", {}).get("digest") != ontology_digest:
+        ontology = predicate.get("ontology")
+        if not isinstance(ontology, dict) or ontology.get("digest") != ontology_digest:
             continue
         for keyid in verify_signatures(envelope, keys):
             entry = trust.find(keyid)
@@ -107,3 +109,23 @@ def valid_approvals(layout: Layout, ontology_digest: str) -> tuple[Approval, ...
                 ),
             )
     return tuple(found[k] for k in sorted(found))
+
+
+def read_approval_file(path: Path) -> tuple[Envelope, dict[str, Any]]:
+    """Read one approval file strictly: its envelope and statement, or an `InputError` naming it.
+
+    The file is foreign input in a shared directory: it is opened without
+    following a link, only as a regular file (a FIFO would block, `/dev/zero`
+    would never end) and read with a size bound.
+    """
+    hint = "approvals are written by `mu approve`; remove or restore this file"
+    data = read_bounded(path, what="approval", limit=MAX_APPROVAL_BYTES, follow_links=False)
+    try:
+        envelope = Envelope.from_json(data, str(path))
+        return envelope, parse_statement(envelope.payload, str(path))
+    except RecursionError:
+        raise InputError(f"approval `{path}` is nested too deeply", hint=hint) from None
+    except ValueError:
+        # json.loads raises this past its JSONDecodeError for an integer over
+        # Python's digit limit.
+        raise InputError(f"approval `{path}` holds a number too long to read", hint=hint) from None

@@ -17,7 +17,13 @@ from generator.dsse import PAYLOAD_TYPE, Envelope, sign
 from generator.gates import GateRun
 from generator.golden import GoldenReport
 from generator.hashing import tree_digest
-from generator.keys import ensure_dev_key, keyid_of, load_private_key
+from generator.keys import (
+    PASSPHRASE_ENV,
+    ensure_dev_key,
+    keyid_of,
+    load_private_key,
+    refuse_loose_private_key,
+)
 from generator.layout import Layout
 from generator.pipeline import Compiled
 from generator.provenance import GeneratorId
@@ -30,8 +36,6 @@ from generator.receipt import (
     subjects,
 )
 from generator.snapshot import SnapshotRef
-
-PASSPHRASE_ENV = "MU_KEY_PASSPHRASE"
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,19 @@ class Signer:
 
 
 def resolve_signer(layout: Layout, sign_key: Path | None) -> Signer:
-    """The given key (passphrase from `MU_KEY_PASSPHRASE`), else the local development key."""
+    """The given key (passphrase from `MU_KEY_PASSPHRASE`), else the local development key.
+
+    A key file that group or others may read or write is refused (exit 2)
+    before it signs anything, with the `chmod` that fixes it.
+    """
     if sign_key is None:
         key, path = ensure_dev_key()
+        refuse_loose_private_key(path)
         return Signer(key, keyid_of(key.public_key()), path, development=True)
-    passphrase = os.environ.get(PASSPHRASE_ENV)
+    refuse_loose_private_key(sign_key)
+    # An empty variable is treated as unset: an exported-but-empty passphrase
+    # can unlock nothing, and "unset it" would be the only advice anyway.
+    passphrase = os.environ.get(PASSPHRASE_ENV) or None
     key = load_private_key(
         sign_key,
         passphrase.encode("utf-8") if passphrase is not None else None,

@@ -152,7 +152,7 @@ def log_markdown(log: Log) -> str:
             "yes" if e.verified else "**no**",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    problems = [p for e in log.entries for p in e.problems] + list(log.gaps)
+    problems = [f"`{e.file}`: {p}" for e in log.entries for p in e.problems] + list(log.gaps)
     if problems:
         lines += ["", "## Problems", ""] + [f"- {p}" for p in problems]
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ old or wholly the new release.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -28,8 +29,9 @@ from generator.gates import run_gates
 from generator.hashing import sha256_hex, tree_digest
 from generator.healthcheck import HealthReport, check_release
 from generator.layout import Layout
+from generator.paths import deploy_target
 from generator.provenance import this_generator
-from generator.receipt import StoredReceipt
+from generator.receipt import StoredReceipt, read_chain
 from generator.releases import RECORD_FORMAT as RECORD_FORMAT
 from generator.releases import Entry as Entry
 from generator.releases import (
@@ -52,6 +54,8 @@ from generator.verification import verify_receipt
 from generator.writer import compare_trees, read_tree, write_tree_atomic
 
 SUBJECT_PREFIX = "enforcers/"
+# A release made from a receipt: `<NNNN>-<12 hex>`, as `releases.release_name` gives.
+RELEASE_NAME = re.compile(r"^[0-9]{4,}-[0-9a-f]{12}$")
 
 # Tests set this to damage a staged release before its health check; never set in production.
 _after_stage: Callable[[Path], None] | None = None
@@ -134,6 +138,22 @@ def _obtain(
     return run.compiled.files, True
 
 
+def _health_problems(
+    release: Path, receipt: StoredReceipt, golden: Path
+) -> tuple[HealthReport, list[Problem]]:
+    """A fresh process's health check of `release`, and every byte that differs from the receipt."""
+    report = check_release(release, golden)
+    recorded = receipt.predicate.get("golden")
+    suite = recorded.get("sha256") if isinstance(recorded, dict) else None
+    problems = report.problems(suite if isinstance(suite, str) else None)
+    # Re-read after the check: what goes live must be the signed bytes, not merely healthy ones.
+    problems += [
+        Problem(p.where, f"staged: {p.message}")
+        for p in _mismatches(_expected(receipt), read_tree(release))
+    ]
+    return report, problems
+
+
 def _stage(
     release: Path, files: Mapping[str, bytes], receipt: StoredReceipt, golden: Path
 ) -> HealthReport:
@@ -146,12 +166,7 @@ def _stage(
         os.chmod(release, 0o755)
     if _after_stage is not None:
         _after_stage(release)
-    report = check_release(release, golden)
-    problems = report.problems(receipt.predicate.get("golden", {}).get("sha256"))
-    # Re-read after the check: what goes live must be the signed bytes, not merely healthy ones.
-    problems += [
-        Problem(p.where, f"staged: {p.message}") for p in _mismatches(expected, read_tree(release))
-    ]
+    report, problems = _health_problems(release, receipt, golden)
     if not problems:
         return report
     if not existed:  # a release that never ran is debris; one that did stays for rollback
@@ -214,16 +229,8 @@ def deploy(
     Every refusal raises before the switch and leaves TARGET as it was.
     Deploying the receipt already running changes nothing and succeeds.
     """
-    target = Path(os.path.abspath(target))
-    verdict = verify_receipt(layout, receipt_path, public_key_path=public_key_path)
-    if not verdict.ok:
-        failed = ", ".join(c.name for c in verdict.failures)
-        raise CheckFailed(
-            f"receipt `{receipt_path}` does not verify: {failed} failed",
-            hint="`mu verify-receipt` explains each check; nothing was deployed",
-            problems=[Problem(c.name, c.detail) for c in verdict.failures],
-        )
-    receipt = verdict.receipt
+    target = deploy_target(layout, target)
+    receipt = _verified(layout, receipt_path, public_key_path)
     expected = _expected(receipt)
     release = releases_dir(target) / release_name(receipt)
     with locked(target):
@@ -266,14 +273,64 @@ def deploy(
     )
 
 
-def rollback_deploy(target: Path, *, now: Callable[[], str] | None = None) -> DeployResult:
-    """Switch TARGET back to the previous release of its record, after checking its bytes.
+def _verified(layout: Layout, receipt_path: Path, public_key_path: Path | None) -> StoredReceipt:
+    """The receipt, once every check of `mu verify-receipt` passed; else refuse."""
+    verdict = verify_receipt(layout, receipt_path, public_key_path=public_key_path)
+    if not verdict.ok:
+        failed = ", ".join(c.name for c in verdict.failures)
+        raise CheckFailed(
+            f"receipt `{receipt_path}` does not verify: {failed} failed",
+            hint="`mu verify-receipt` explains each check; nothing was deployed",
+            problems=[Problem(c.name, c.detail) for c in verdict.failures],
+        )
+    return verdict.receipt
 
-    The previous release passed its health check when it was deployed, and its
-    tree digest proves it unchanged since, so the switch back is instant.
-    Rolling back twice returns to where it started.
+
+def _previous_release(layout: Layout, target: Path, back: object) -> tuple[Path, StoredReceipt]:
+    """The previous release of the record, found by name under `TARGET.releases/` only.
+
+    The record is a file beside TARGET that anyone with write access could edit,
+    so nothing in it is followed: its release name must be a receipt's
+    (`NNNN-<12 hex>`), the directory is looked up under `TARGET.releases/`, and
+    the receipt is looked up in this repository's own chain.
     """
-    target = Path(os.path.abspath(target))
+    name = back.get("release") if isinstance(back, dict) else None
+    if not isinstance(name, str) or not RELEASE_NAME.match(name):
+        raise CheckFailed(
+            f"the previous release of `{target}` ({name!r}) was not deployed from a receipt",
+            hint="only a verified release can be switched back to; deploy a receipt "
+            "with `mu deploy --receipt`",
+        )
+    release = releases_dir(target) / name
+    if release.is_symlink() or not release.is_dir():
+        raise CheckFailed(
+            f"the previous release `{name}` is missing from `{releases_dir(target)}`",
+            hint="deploy its receipt again with `mu deploy`",
+        )
+    receipt = next((r for r in read_chain(layout.receipts) if release_name(r) == name), None)
+    if receipt is None:
+        raise CheckFailed(
+            f"the previous release `{name}` matches no receipt of this repository's chain",
+            hint="switch back from the policy repository that deployed it, or deploy a receipt",
+        )
+    return release, receipt
+
+
+def rollback_deploy(
+    layout: Layout,
+    target: Path,
+    *,
+    public_key_path: Path | None = None,
+    now: Callable[[], str] | None = None,
+) -> DeployResult:
+    """Switch TARGET back to the previous release of its record — only a verified one.
+
+    The previous release must be a receipt's release under `TARGET.releases/`;
+    the receipt must verify, the release's bytes must be exactly what it signed,
+    and a fresh process must find it healthy, as for a deploy. Rolling back
+    twice returns to where it started.
+    """
+    target = deploy_target(layout, target)
     with locked(target):
         record = read_record(target)
         if record is None:
@@ -283,18 +340,32 @@ def rollback_deploy(target: Path, *, now: Callable[[], str] | None = None) -> De
         back = record.get("previous")
         if not isinstance(back, dict):
             raise CheckFailed(f"`{target}` has no previous release to switch back to")
-        path = Path(str(back.get("path")))
+        path, found = _previous_release(layout, target, back)
+        receipt = _verified(layout, found.path, public_key_path)
         files = read_tree(path)
-        if not path.is_dir() or tree_digest(files) != back.get("tree"):
+        problems = _mismatches(_expected(receipt), files)
+        if problems:
             raise CheckFailed(
-                f"the previous release `{path.name}` is missing or has changed since it ran",
+                f"the previous release `{path.name}` has changed since it ran",
                 hint="deploy its receipt again with `mu deploy`",
+                problems=problems,
+            )
+        with tempfile.TemporaryDirectory(prefix="mu-deploy-") as scratch:
+            snapshot = extract(read_snapshot(layout.root, snapshot_ref(receipt)), Path(scratch))
+            health, problems = _health_problems(path, receipt, snapshot.golden)
+        if problems:
+            raise CheckFailed(
+                f"the health check of the previous release `{path.name}` failed; "
+                "nothing was switched",
+                hint="deploy a receipt that passes with `mu deploy`",
+                problems=problems,
             )
         running = running_release(target)
         if running is not None and not target.is_symlink():
             raise InputError(f"`{target}` is a plain directory, not a deployed symlink")
         old = read_tree(running) if running else {}
         current = running_entry(record, running, old, None)
+        entry = make_entry(path, receipt, files)
         switch(target, path, None)
-        write_record(target, "rollback", back, current, (now or utc_now)())
-    return _result("rollback", target, back, current, old, files)
+        write_record(target, "rollback", entry, current, (now or utc_now)())
+    return _result("rollback", target, entry, current, old, files, health=health)

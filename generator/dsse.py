@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -22,9 +24,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from generator.errors import InputError
+from generator.foreign import read_bounded
+from generator.jsonshape import json_type as _json_type
+from generator.jsonshape import preview
 from generator.keys import keyid_of
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+# Receipts are kilobytes (a subject per generated file); far above that, far below harm.
+MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+# mu signs with one key, a trust-root quorum with a few; thousands would only cost time.
+MAX_SIGNATURES = 64
+# `payloadType` and `keyid` are printed in reports: short, and no control characters.
+_LABEL = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,256}")
 
 _ENVELOPE_FIELDS = frozenset({"payloadType", "payload", "signatures"})
 _SIGNATURE_FIELDS = frozenset({"keyid", "sig"})
@@ -95,12 +106,18 @@ class Envelope:
             raise _bad(
                 source, f"has a `payloadType` that is {_json_type(payload_type)}, not a string"
             )
+        if not _LABEL.fullmatch(payload_type):
+            raise _bad(source, "has a `payloadType` that is not 1 to 256 printable characters")
         payload = _b64decode(document["payload"], source, "`payload`")
         signatures = document["signatures"]
         if not isinstance(signatures, list):
             raise _bad(source, f"has `signatures` that is {_json_type(signatures)}, not a list")
         if not signatures:
             raise _bad(source, "has an empty `signatures` list: it is not signed")
+        if len(signatures) > MAX_SIGNATURES:
+            raise _bad(
+                source, f"has {len(signatures)} signatures, more than the {MAX_SIGNATURES} mu reads"
+            )
         return cls(
             payload_type=payload_type,
             payload=payload,
@@ -116,6 +133,17 @@ def sign(payload_type: str, payload: bytes, key: Ed25519PrivateKey) -> Envelope:
         keyid=keyid_of(key.public_key()), sig=key.sign(pae(payload_type, payload))
     )
     return Envelope(payload_type=payload_type, payload=payload, signatures=(signature,))
+
+
+def read_envelope_file(path: Path, what: str = "envelope") -> Envelope:
+    """Read and parse the envelope file at `path`; `what` names it in errors ("receipt").
+
+    The file is foreign input: only a regular file is read (a FIFO would block,
+    `/dev/zero` would never end), and at most `MAX_ENVELOPE_BYTES` of it.
+    Anything unreadable or malformed is an `InputError` (exit 2).
+    """
+    data = read_bounded(path, what=what, limit=MAX_ENVELOPE_BYTES)
+    return Envelope.from_json(data, str(path))
 
 
 def verify_signatures(
@@ -162,6 +190,10 @@ def _parse_json(data: bytes, source: str) -> Any:
             f"is not valid JSON: {exc.msg[:1].lower()}{exc.msg[1:]} "
             f"at line {exc.lineno} column {exc.colno}",
         ) from None
+    except RecursionError:
+        raise _bad(source, "is nested too deeply to be an envelope") from None
+    except ValueError:  # an integer over Python's digit limit (not a JSONDecodeError)
+        raise _bad(source, "holds a number too long to read") from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
@@ -170,7 +202,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _bad(source, f"repeats the field `{key}`")
+            raise _bad(source, f"repeats the field `{preview(key, 64)}`")
         result[key] = value
     return result
 
@@ -202,23 +234,10 @@ def _signature(entry: object, source: str, index: int) -> Signature:
     keyid = entry["keyid"]
     if not isinstance(keyid, str):
         raise _bad(source, f"has {where} whose `keyid` is {_json_type(keyid)}, not a string")
+    if not _LABEL.fullmatch(keyid):
+        raise _bad(source, f"has {where} whose `keyid` is not 1 to 256 printable characters")
     return Signature(keyid=keyid, sig=_b64decode(entry["sig"], source, f"{where} `sig`"))
 
 
 def _field_list(names: list[str]) -> str:
-    return ", ".join(f"`{name}`" for name in names)
-
-
-def _json_type(value: object) -> str:
-    # JSON's names, not Python's: the reader of the message wrote JSON.
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
+    return ", ".join(f"`{preview(name, 64)}`" for name in names[:10])

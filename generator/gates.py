@@ -7,14 +7,13 @@ snapshot to recompute a receipt. Nothing here touches the repository.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.approvals import Approval, valid_approvals
+from generator.child import child_env, module_command
 from generator.enforcer_loader import load_enforcers
 from generator.golden import GoldenReport, load_suite, run_suite
 from generator.layout import Layout
@@ -25,6 +24,8 @@ from generator.writer import compare_trees, read_tree, write_tree_atomic
 
 # A seed the parent process almost surely does not use (it runs randomised).
 DETERMINISM_SEED = "20261123"
+# The second compile does the same work as the first; far longer means it hangs.
+DETERMINISM_TIMEOUT = 1800
 
 
 @dataclass(frozen=True)
@@ -63,21 +64,35 @@ def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
         return run_suite(load_enforcers(target), suite, suite.cases)
 
 
+def _second_compile(
+    ontology_dir: Path, out: Path, scratch: str
+) -> subprocess.CompletedProcess[str]:
+    """Compile again in an isolated child of this installation (`generator.child`)."""
+    return subprocess.run(
+        module_command("generator.regen", ontology_dir, out),
+        env=child_env({"PYTHONHASHSEED": DETERMINISM_SEED}),
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=DETERMINISM_TIMEOUT,
+    )
+
+
 def determinism_check(ontology_dir: Path, expected: Compiled) -> Gate:
     """Recompile in a fresh process under another hash seed; compare every byte."""
     with tempfile.TemporaryDirectory(prefix="mu-regen-") as scratch:
         out = Path(scratch) / "enforcers"
-        env = {**os.environ, "PYTHONHASHSEED": DETERMINISM_SEED}
-        proc = subprocess.run(
-            [sys.executable, "-m", "generator.regen", str(ontology_dir), str(out)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            proc = _second_compile(ontology_dir, out, scratch)
+        except subprocess.TimeoutExpired:
+            return Gate("determinism", "FAIL", "the second compile did not finish in time")
         if proc.returncode != 0:
             return Gate("determinism", "FAIL", f"second compile failed: {proc.stderr.strip()}")
-        digest = json.loads(proc.stdout)["semantic_digest"]
+        try:
+            digest = json.loads(proc.stdout)["semantic_digest"]
+        except (ValueError, KeyError, TypeError):
+            return Gate("determinism", "FAIL", "the second compile gave no digest")
         diff = compare_trees(expected.files, read_tree(out))
     if digest != expected.semantic_digest:
         return Gate("determinism", "FAIL", "the ontology digest differs between processes")

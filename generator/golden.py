@@ -21,6 +21,9 @@ from generator.hashing import tree_digest
 from generator.layout import sorted_files
 
 OUTCOMES = ("APPROVE", "REJECT", "REVIEW")
+MAX_GOLDEN_BYTES = 16 * 1024 * 1024
+# The bound of `mu decide` (generator/decide.py): a case's transaction is one too.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,13 @@ def _case(raw: Any, file: str, index: int, problems: list[Problem]) -> GoldenCas
     tx, expect = raw.get("transaction"), raw.get("expect")
     if not isinstance(tx, dict):
         problems.append(Problem(where, "`transaction` must be a table"))
+    elif _too_deep(tx, MAX_DEPTH):
+        # So that no later walk over the transaction can hit the recursion limit.
+        problems.append(Problem(where, f"`transaction` nests more than {MAX_DEPTH} levels"))
+        tx = None
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        problems.append(Problem(where, "`description` must be a string"))
     if not isinstance(expect, dict):
         problems.append(Problem(where, "`expect` must be a table"))
         return None
@@ -163,7 +173,7 @@ def _case(raw: Any, file: str, index: int, problems: list[Problem]) -> GoldenCas
         problems.append(Problem(where, f"unknown `expect` key(s): {', '.join(unknown)}"))
     return GoldenCase(
         case_id=case_id,
-        description=str(raw.get("description", "")),
+        description=description if isinstance(description, str) else "",
         file=file,
         transaction=tx if isinstance(tx, dict) else {},
         expect_outcome=outcome if isinstance(outcome, str) else None,
@@ -173,6 +183,47 @@ def _case(raw: Any, file: str, index: int, problems: list[Problem]) -> GoldenCas
         if invalid is None
         else _strings(invalid, where, "expect.invalid", problems),
     )
+
+
+def _read_toml(
+    path: Path, where: str, problems: list[Problem]
+) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The parsed document and the file's bytes; a problem (and None) when unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_GOLDEN_BYTES + 1)
+    except OSError as exc:
+        problems.append(Problem(where, f"cannot read: {(exc.strerror or str(exc)).lower()}"))
+        return None, None
+    if len(data) > MAX_GOLDEN_BYTES:
+        problems.append(Problem(where, "larger than 16 MiB", "split it into several files"))
+        return None, None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(where, f"not UTF-8 (byte {exc.start})", "save it as UTF-8"))
+        return None, data
+    try:
+        return tomllib.loads(text), data
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(Problem(where, f"not valid TOML: {exc}"))
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively.
+        problems.append(Problem(where, "not valid TOML: nested too deeply"))
+    return None, data
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when `value` nests tables or arrays more than `limit` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def load_suite(directory: Path) -> GoldenSuite:
@@ -185,12 +236,10 @@ def load_suite(directory: Path) -> GoldenSuite:
     blobs: dict[str, bytes] = {}
     for path in paths:
         rel = path.relative_to(directory).as_posix()
-        data = path.read_bytes()
-        blobs[rel] = data
-        try:
-            doc = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            problems.append(Problem(f"golden/{rel}", f"not valid TOML: {exc}"))
+        doc, data = _read_toml(path, f"golden/{rel}", problems)
+        if data is not None:
+            blobs[rel] = data
+        if doc is None:
             continue
         raw_cases = doc.get("case", [])
         if not isinstance(raw_cases, list):

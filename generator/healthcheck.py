@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -25,15 +24,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import generator
+from generator.child import GENERATOR_HOME, child_env, module_command
 from generator.errors import CheckFailed, MuError, Problem
 from generator.golden import load_suite, run_suite
 
 # The golden suite runs in well under a second; a child that takes this long hangs.
 TIMEOUT_SECONDS = 300
 MANIFEST = "MANIFEST.json"
-# The directory holding the `generator` package: the child must run this same μ.
-_GENERATOR_HOME = Path(generator.__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -193,12 +190,11 @@ def _report(data: dict[str, Any]) -> HealthReport:
 
 def check_release(release: Path, golden_dir: Path) -> HealthReport:
     """Run the child on `release` and read its verdict; a child that breaks is a failure."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "generator.healthcheck", str(release), str(golden_dir)],
-            cwd=_GENERATOR_HOME,
-            env=env,
+            module_command("generator.healthcheck", release, golden_dir),
+            cwd=GENERATOR_HOME,
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=TIMEOUT_SECONDS,

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.layout import Layout
-from generator.trust import load_trust
-from generator.verification import ChainReport, trust_path, verify_chain
+from generator.receipt import RECEIPT_NAME
+from generator.trust import TrustPolicy, load_trust
+from generator.verification import ChainReport, ReceiptVerdict, trust_path, verify_chain
 
 
 @dataclass(frozen=True)
@@ -57,37 +58,50 @@ class Log:
         return sum(1 for e in self.entries if e.policy_change)
 
 
-def _strings(value: object) -> tuple[str, ...]:
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+def _entry(verdict: ReceiptVerdict, trust: TrustPolicy) -> LogEntry:
+    r = verdict.receipt
+    found = trust.find(verdict.signer) if verdict.signer else None
+    signer = found.name if found else "unverified signer"
+    problems = tuple(f"{c.name}: {c.detail}" for c in verdict.failures)
+    if not r.well_formed:
+        # Its fields have no trustworthy type: show where it sits and why it failed.
+        named = RECEIPT_NAME.match(r.path.name)
+        return LogEntry(
+            sequence=int(named.group(1)) if named else 0,
+            file=r.path.name,
+            digest=r.digest,
+            parent=None,
+            signer=signer,
+            ontology_digest="",
+            generator_version="?",
+            added=(),
+            removed=(),
+            changed=(),
+            golden="?/?",
+            verified=False,
+            problems=problems,
+        )
+    p = r.predicate
+    change, golden = p["change"], p["golden"]
+    return LogEntry(
+        sequence=r.sequence,
+        file=r.path.name,
+        digest=r.digest,
+        parent=p["parent"],
+        signer=signer,
+        ontology_digest=p["ontology"]["digest"],
+        generator_version=p["generator"]["version"],
+        added=tuple(change["added"]),
+        removed=tuple(change["removed"]),
+        changed=tuple(change["changed"]),
+        golden=f"{golden['passed']}/{golden['total']}",
+        verified=verdict.ok,
+        problems=problems,
+    )
 
 
 def read_log(layout: Layout, *, public_key_path: Path | None = None) -> Log:
-    """Read and verify the chain."""
+    """Read and verify the chain; a malformed receipt is an unverified entry, not an abort."""
     report: ChainReport = verify_chain(layout, public_key_path=public_key_path)
     trust = load_trust(trust_path(layout))
-    entries = []
-    for verdict in report.verdicts:
-        r = verdict.receipt
-        p = r.predicate
-        change = p.get("change", {}) if isinstance(p.get("change"), dict) else {}
-        golden = p.get("golden", {}) if isinstance(p.get("golden"), dict) else {}
-        entry = trust.find(verdict.signer) if verdict.signer else None
-        signer = entry.name if entry else "unverified signer"
-        entries.append(
-            LogEntry(
-                sequence=r.sequence,
-                file=r.path.name,
-                digest=r.digest,
-                parent=p.get("parent") if isinstance(p.get("parent"), str) else None,
-                signer=signer,
-                ontology_digest=str(p.get("ontology", {}).get("digest", "")),
-                generator_version=str(p.get("generator", {}).get("version", "")),
-                added=_strings(change.get("added")),
-                removed=_strings(change.get("removed")),
-                changed=_strings(change.get("changed")),
-                golden=f"{golden.get('passed', '?')}/{golden.get('total', '?')}",
-                verified=verdict.ok,
-                problems=tuple(f"{c.name}: {c.detail}" for c in verdict.failures),
-            )
-        )
-    return Log(tuple(entries), report.gaps)
+    return Log(tuple(_entry(v, trust) for v in report.verdicts), report.gaps)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from generator.errors import InputError
+from generator.gitexec import git
 
 PASSPHRASE_ENV = "MU_KEY_PASSPHRASE"
 _KEYGEN_HINT = "create an Ed25519 key pair with `mu keygen --out PATH`"
@@ -43,11 +46,22 @@ def keyid_of(public_key: Ed25519PublicKey) -> str:
 
 @dataclass(frozen=True)
 class KeyPair:
-    """Where a newly generated key pair was written, and its key id."""
+    """Where a newly generated key pair was written, its key id, and whether it is encrypted."""
 
     private_path: Path
     public_path: Path
     keyid: str
+    encrypted: bool = False
+
+    @property
+    def warning(self) -> str:
+        """What a user must be told about the private key ("" when nothing)."""
+        if self.encrypted:
+            return ""
+        return (
+            f"the private key `{self.private_path}` is NOT encrypted: anyone who can read "
+            f"it can sign; set `{PASSPHRASE_ENV}` (or pass `--passphrase-env VAR`) to encrypt it"
+        )
 
 
 def public_path_of(private_path: Path) -> Path:
@@ -62,6 +76,44 @@ def public_pem(public_key: Ed25519PublicKey) -> str:
     ).decode("ascii")
 
 
+def keygen_passphrase(passphrase_env: str | None = None) -> bytes | None:
+    """The passphrase `mu keygen` encrypts with: from `passphrase_env`, else `MU_KEY_PASSPHRASE`.
+
+    None (write the key unencrypted) only when neither is set. A variable that
+    is named or set but empty is an error, never a silent unencrypted key.
+    """
+    name = passphrase_env or PASSPHRASE_ENV
+    value = os.environ.get(name)
+    if value is None and not passphrase_env:
+        return None
+    if not value:
+        raise InputError(
+            f"environment variable `{name}` is empty or unset",
+            hint=f"export `{name}` with a non-empty passphrase"
+            + ("" if passphrase_env else ", or unset it to write an unencrypted key"),
+        )
+    return value.encode("utf-8")
+
+
+def refuse_loose_private_key(path: Path) -> None:
+    """Refuse to sign with a private key file that group or others may read or write.
+
+    Checked on the file's mode, not on access, so it holds for root too: a key
+    others can read may already be copied, one others can write may be swapped.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return  # missing or unreadable: `load_private_key` names that problem
+    mode = stat.S_IMODE(info.st_mode)
+    if os.name == "posix" and stat.S_ISREG(info.st_mode) and mode & 0o077:
+        raise InputError(
+            f"private key `{path}` is readable or writable by group or others "
+            f"(mode {mode:04o}); refusing to sign with it",
+            hint=f"chmod 600 {shlex.quote(str(path))}",
+        )
+
+
 def generate_keypair(
     out: Path, passphrase: bytes | None = None, *, repo_root: Path | None = None
 ) -> KeyPair:
@@ -73,7 +125,11 @@ def generate_keypair(
     """
     public_path = public_path_of(out)
     for path in (out, public_path):
-        if path.exists() or path.is_symlink():
+        try:
+            present = path.exists() or path.is_symlink()
+        except OSError as exc:  # e.g. a directory on the way that we may not search
+            raise _cannot_write(path, exc) from None
+        if present:
             raise InputError(
                 f"`{path}` already exists; refusing to overwrite a key",
                 hint="choose another `--out` path, or move the old key away first",
@@ -106,7 +162,12 @@ def generate_keypair(
         if isinstance(exc, OSError):
             raise _cannot_write(public_path, exc) from None
         raise
-    return KeyPair(private_path=out, public_path=public_path, keyid=keyid_of(key.public_key()))
+    return KeyPair(
+        private_path=out,
+        public_path=public_path,
+        keyid=keyid_of(key.public_key()),
+        encrypted=passphrase is not None,
+    )
 
 
 def load_private_key(
@@ -303,14 +364,7 @@ def _key_kind(key: object) -> str:
 def _git(repo_root: Path, *args: str) -> int | None:
     """Exit status of `git -C repo_root args`, or None when git cannot be run at all."""
     try:
-        completed = subprocess.run(
-            ["git", "-C", str(repo_root), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=_GIT_TIMEOUT_SECONDS,
-            check=False,
-        )
+        completed = git(repo_root, *args, timeout=_GIT_TIMEOUT_SECONDS, stdout=None)
     except (OSError, subprocess.SubprocessError):
         return None
     return completed.returncode

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from generator.errors import InputError
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,83 @@ def shapes_dir(ontology: Path) -> Path:
 
 
 def sorted_files(directory: Path, pattern: str) -> tuple[Path, ...]:
-    """Files under `directory` matching `pattern`, recursively, in a fixed order.
+    """Regular files under `directory` whose name matches `pattern`, recursively, in a fixed order.
 
     Sorted by their relative POSIX path so that the order never depends on the
-    file system's listing order.
+    file system's listing order. Everything found here is policy that gets
+    hashed and copied into signed snapshots, so a symbolic link anywhere
+    (file or directory, `directory` itself included) is refused rather than
+    followed: `golden/x.toml -> ~/.ssh/id_ed25519` would otherwise put that
+    file into the repository's evidence. A name that is not UTF-8 is refused
+    too, since it cannot be recorded faithfully in a receipt.
     """
+    if directory.is_symlink():
+        raise _symlink(directory)
     if not directory.is_dir():
         return ()
-    found = [p for p in directory.rglob(pattern) if p.is_file()]
-    return tuple(sorted(found, key=lambda p: p.relative_to(directory).as_posix()))
+    found: list[tuple[str, Path]] = []
+    pending: list[tuple[Path, str]] = [(directory, "")]
+    while pending:
+        current, prefix = pending.pop()
+        for entry in _entries(current):
+            path = current / entry.name
+            _check_name(path, entry.name)
+            if entry.is_symlink():
+                raise _symlink(path)
+            rel = f"{prefix}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((path, f"{rel}/"))
+            elif entry.is_file(follow_symlinks=False) and fnmatch.fnmatchcase(entry.name, pattern):
+                found.append((rel, path))
+    return tuple(path for _, path in sorted(found))
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    # os.walk would silently skip a directory it cannot list, and with it
+    # controls: an unreadable part of the policy must stop the command instead.
+    try:
+        with os.scandir(directory) as listing:
+            return list(listing)
+    except OSError as exc:
+        raise InputError(
+            f"cannot list `{shown_path(directory)}`: {(exc.strerror or str(exc)).lower()}",
+            hint="make the directory readable",
+        ) from None
+
+
+def _check_name(path: Path, name: str) -> None:
+    try:
+        os.fsencode(name).decode("utf-8")
+    except UnicodeError:
+        raise InputError(
+            f"the file name {shown_path(path)} is not valid UTF-8",
+            hint="rename it: names under `ontology/` and `golden/` are recorded in receipts",
+        ) from None
+    if _UNSAFE_NAME.search(name):
+        # A snapshot path with these is refused at replay (generator/paths.py):
+        # refusing it here keeps a build from signing a snapshot nobody can replay.
+        raise InputError(
+            f"the file name {shown_path(path)} holds a control character or a back-slash",
+            hint="rename it: names under `ontology/` and `golden/` are recorded in receipts",
+        )
+
+
+def _symlink(path: Path) -> InputError:
+    return InputError(
+        f"`{shown_path(path)}` is a symbolic link; mu does not follow links in policy files",
+        hint="replace the link with a copy of the file or directory it points to",
+    )
+
+
+def shown_path(path: Path) -> str:
+    """`path` for a message: as typed when it is plain UTF-8, else escaped like `!r`.
+
+    A name holding undecodable bytes (surrogate escapes) or control characters
+    would garble, or crash, the terminal it is printed to.
+    """
+    text = str(path)
+    try:
+        os.fsencode(text).decode("utf-8")
+    except UnicodeError:  # undecodable bytes, or a surrogate not even fsencode accepts
+        return repr(text)
+    return text if text.isprintable() else repr(text)

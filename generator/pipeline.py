@@ -15,9 +15,11 @@ from rdflib import URIRef
 from generator.errors import CheckFailed, MuError
 from generator.extract import extract_ontology
 from generator.ir import PackageIR
+from generator.layout import Layout
 from generator.loader import LoadedOntology, SourceFile, load_ontology
 from generator.lower import CompiledConditions, compile_conditions, lower
 from generator.model import Ontology
+from generator.paths import output_directory
 from generator.render import render_package
 from generator.semantic import semantic_digest
 from generator.validate import Namer, ValidationReport, Violation, shacl_validate, sort_key
@@ -138,12 +140,23 @@ class GenerateResult:
     written: bool
 
 
-def generate(ontology_dir: Path, output: Path, *, check_only: bool = False) -> GenerateResult:
-    """Compile and write A atomically; with `check_only`, write nothing and compare."""
+def generate(
+    ontology_dir: Path,
+    output: Path | str | None,
+    *,
+    layout: Layout,
+    check_only: bool = False,
+) -> GenerateResult:
+    """Compile and write A atomically; with `check_only`, write nothing and compare.
+
+    `output` None means the repository's own `enforcers/`; any other output is
+    first checked by the path policy (`generator.paths.output_directory`).
+    """
+    target = layout.enforcers if output is None else output_directory(layout, output)
     compiled = compile_ontology(ontology_dir)
-    diff = compare_trees(compiled.files, read_tree(output))
+    diff = compare_trees(compiled.files, read_tree(target))
     if check_only:
-        return GenerateResult(output, compiled, diff, written=False)
+        return GenerateResult(target, compiled, diff, written=False)
     if not diff.clean:
-        write_tree_atomic(output, compiled.files)
-    return GenerateResult(output, compiled, diff, written=not diff.clean)
+        write_tree_atomic(target, compiled.files)
+    return GenerateResult(target, compiled, diff, written=not diff.clean)

@@ -24,7 +24,7 @@ from generator.hashing import sha256_hex
 from generator.layout import Layout
 from generator.pipeline import Compiled, ValidationFailed, compile_ontology
 from generator.provenance import this_generator
-from generator.receipt import StoredReceipt, read_chain
+from generator.receipt import StoredReceipt
 from generator.verification import verify_chain
 from generator.writer import compare_trees, read_tree
 
@@ -76,12 +76,13 @@ def _recorded_by(chain: Sequence[StoredReceipt], name: str, digest: str) -> Stor
 
 
 def _why_fresh_differs(newest: StoredReceipt | None, compiled: Compiled) -> str:
+    # `newest` comes from a chain of well-formed receipts: its fields are typed.
     if newest is None:
         return "no receipt records any build yet"
-    recorded = newest.predicate.get("ontology", {}).get("digest")
+    recorded = newest.predicate["ontology"]["digest"]
     if recorded != compiled.semantic_digest:
         return f"uncompiled ontology change: ontology/ is newer than receipt {newest.path.name}"
-    pinned = newest.predicate.get("generator", {}).get("source_sha256")
+    pinned = newest.predicate["generator"]["source_sha256"]
     if pinned != this_generator().source_sha256:
         return f"generator change: this mu differs from the one that made {newest.path.name}"
     return "differs from what this generator makes of this ontology"
@@ -93,7 +94,10 @@ def compare_package(
     compiled: Compiled,
     chain: Sequence[StoredReceipt],
 ) -> list[Drift]:
-    """Explain every file that differs between a fresh A and `directory`."""
+    """Explain every file that differs between a fresh A and `directory`.
+
+    `chain` holds well-formed receipts only (their fields are read typed).
+    """
     fresh, actual = compiled.files, read_tree(directory.resolve())
     newest = chain[-1] if chain else None
     diff = compare_trees(fresh, actual)
@@ -138,12 +142,15 @@ def quarterly_verify(
     summary: list[str] = []
     drifts: list[Drift] = []
     chain_report = verify_chain(layout, public_key_path=public_key_path)
-    chain = read_chain(layout.receipts)
+    # A malformed receipt is reported below as a chain drift; only well-formed
+    # ones (typed fields) explain the other drifts.
+    chain = [v.receipt for v in chain_report.verdicts if v.receipt.well_formed]
     for verdict in chain_report.verdicts:
         for check in verdict.failures:
             drifts.append(Drift("chain", verdict.receipt.path.name, check.name, check.detail))
     drifts += [Drift("chain", "receipts/", "gap", gap) for gap in chain_report.gaps]
-    summary.append(f"chain: {len(chain)} receipts, {'verified' if chain_report.ok else 'FAILED'}")
+    count = len(chain_report.verdicts)
+    summary.append(f"chain: {count} receipts, {'verified' if chain_report.ok else 'FAILED'}")
     try:
         compiled = compile_ontology(layout.ontology)
     except ValidationFailed as exc:
@@ -157,8 +164,8 @@ def quarterly_verify(
     newest = chain[-1] if chain else None
     if newest is None:
         drifts.append(Drift("ontology", "receipts/", "unrecorded", "no receipt records any build"))
-    elif newest.predicate.get("ontology", {}).get("digest") != compiled.semantic_digest:
-        recorded_files = newest.predicate.get("ontology", {}).get("files", {})
+    elif newest.predicate["ontology"]["digest"] != compiled.semantic_digest:
+        recorded_files = newest.predicate["ontology"]["files"]
         today = {s.path: s.sha256 for s in compiled.sources}
         changed = sorted(
             p for p in set(recorded_files) | set(today) if recorded_files.get(p) != today.get(p)

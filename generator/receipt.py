@@ -17,38 +17,45 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.dsse import PAYLOAD_TYPE, Envelope
-from generator.errors import InputError
+from generator.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file
+from generator.errors import CheckFailed, InputError, Problem
 from generator.hashing import canonical_json, sha256_hex
+from generator.jsonshape import json_type, preview
 from generator.layout import Layout
+from generator.predicate import RECEIPT_TYPE as RECEIPT_TYPE
+from generator.predicate import REJECTION_TYPE as REJECTION_TYPE
+from generator.predicate import STATEMENT_TYPE as STATEMENT_TYPE
+from generator.predicate import describe, statement_problems
 
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-RECEIPT_TYPE = "urn:mu:v1#Receipt"
-REJECTION_TYPE = "urn:mu:v1#Rejection"
 AUDIT_TYPE = "urn:mu:v1#AuditStatement"
-RECEIPT_NAME = re.compile(r"^(\d{4})-([0-9a-f]{12})\.json$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-PREDICATE_KEYS = (
-    "sequence",
-    "generator",
-    "ontology",
-    "golden",
-    "gates",
-    "controls",
-    "enforcers",
-    "parent",
-    "change",
+# `\Z`, not `$`: `$` also matches before a trailing newline in a file name.
+RECEIPT_NAME = re.compile(r"^([0-9]{4})-([0-9a-f]{12})\.json\Z")
+MALFORMED_HINT = (
+    "mu never writes a statement of this shape: the receipt was altered or made by "
+    "another tool; restore it from its original copy"
 )
 
 
 @dataclass(frozen=True)
 class StoredReceipt:
-    """A receipt read from disk: its envelope, payload bytes, statement and digest."""
+    """A receipt read from disk: its envelope, payload bytes, statement and digest.
+
+    `problems` lists every way the statement departs from the shape of its
+    kind (`generator.predicate`); a receipt with none is `well_formed`, and
+    only then may its fields be indexed without checking their types.
+    `read_receipt`, `read_chain` and `newest` return only well-formed receipts.
+    """
 
     path: Path
     envelope: Envelope
     statement: dict[str, Any]
     digest: str
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def well_formed(self) -> bool:
+        """True when the statement has exactly the shape its reader required."""
+        return not self.problems
 
     @property
     def predicate(self) -> dict[str, Any]:
@@ -58,18 +65,36 @@ class StoredReceipt:
 
     @property
     def sequence(self) -> int:
-        """The position of this receipt in the chain (1 for the first)."""
+        """The position of this receipt in the chain (1 for the first; 0 if malformed)."""
         value = self.predicate.get("sequence")
-        return value if isinstance(value, int) else 0
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
     @property
     def subjects(self) -> dict[str, str]:
-        """Subject name → sha256, as recorded."""
-        return {
-            s["name"]: s["digest"]["sha256"]
-            for s in self.statement.get("subject", [])
-            if isinstance(s, dict)
-        }
+        """Subject name → sha256, as recorded (only well-formed entries of a malformed one)."""
+        subject = self.statement.get("subject")
+        out: dict[str, str] = {}
+        for s in subject if isinstance(subject, list) else []:
+            digest = s.get("digest") if isinstance(s, dict) else None
+            name = s.get("name") if isinstance(s, dict) else None
+            sha256 = digest.get("sha256") if isinstance(digest, dict) else None
+            if isinstance(name, str) and isinstance(sha256, str):
+                out[name] = sha256
+        return out
+
+    def malformed(self) -> CheckFailed:
+        """The error that refuses this receipt: its file, the first field and every problem."""
+        return CheckFailed(
+            f"receipt `{self.path.name}`: {describe(self.problems)}",
+            hint=MALFORMED_HINT,
+            problems=self.problems,
+        )
+
+    def require_well_formed(self) -> StoredReceipt:
+        """This receipt, or `CheckFailed` (exit 1) naming every malformed field."""
+        if self.problems:
+            raise self.malformed()
+        return self
 
 
 def payload_digest(payload: bytes) -> str:
@@ -113,70 +138,89 @@ def statement(
 
 
 def parse_statement(payload: bytes, source: str) -> dict[str, Any]:
-    """Decode a payload into a statement object; malformed JSON is an input error."""
-    try:
-        value = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"the payload of `{source}` is not JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InputError(f"the payload of `{source}` is not a JSON object")
+    """Decode a payload into a statement object; malformed JSON is an input error.
+
+    Only the JSON is checked here; `statement_problems` checks the shape.
+    """
+    value, problem = _decode(payload)
+    if value is None:
+        raise InputError(
+            f"the payload of `{source}` {problem}",
+            hint="the payload of a statement is canonical JSON written by mu",
+        )
     return value
 
 
-def read_receipt(path: Path) -> StoredReceipt:
-    """Read one receipt file strictly; anything malformed is an `InputError` (exit 2)."""
+def _decode(payload: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The payload as a JSON object, or None and what is wrong with it."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read receipt `{path}`: {exc.strerror}") from exc
-    envelope = Envelope.from_json(data, str(path))
+        value = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except UnicodeDecodeError as exc:
+        return None, f"is not UTF-8 (byte {exc.start})"
+    except _DuplicateKey as exc:
+        return None, f"repeats the field `{preview(exc.key, 64)}`"
+    except RecursionError:
+        return None, "is nested too deeply to be a statement"
+    except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
+        return None, f"is not JSON: {str(exc)[:200]}"
+    if not isinstance(value, dict):
+        return None, f"is {json_type(value)}, not a JSON object"
+    return value, ""
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; a signed statement with two
+    # `parent` fields would read differently in another language's parser.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def load_receipt(path: Path, kind: str | None = RECEIPT_TYPE) -> StoredReceipt:
+    """Read one receipt file, recording (not raising) what is wrong with its statement.
+
+    An unreadable file or envelope is an `InputError` (exit 2). The payload is
+    signed evidence: one that is not a JSON object, or a statement not of the
+    shape of its type — `kind` when given, the only type accepted — is kept
+    with every problem in `problems`, so that `mu verify-receipt` reports it
+    as a failed check and `mu log` and `mu verify` as a failed link and go on.
+    """
+    envelope = read_envelope_file(path, "receipt")
     if envelope.payload_type != PAYLOAD_TYPE:
         raise InputError(
             f"`{path}` has payloadType `{envelope.payload_type}`, expected `{PAYLOAD_TYPE}`"
         )
+    stmt, problem = _decode(envelope.payload)
     return StoredReceipt(
         path=path,
         envelope=envelope,
-        statement=parse_statement(envelope.payload, str(path)),
+        statement=stmt if stmt is not None else {},
         digest=payload_digest(envelope.payload),
+        problems=(
+            statement_problems(stmt, kind)
+            if stmt is not None
+            else (Problem("the payload", problem),)
+        ),
     )
 
 
-def statement_problems(stmt: Mapping[str, Any], predicate_type: str = RECEIPT_TYPE) -> list[str]:
-    """Every way in which `stmt` is not a well-formed mu receipt statement."""
-    problems = []
-    if stmt.get("_type") != STATEMENT_TYPE:
-        problems.append(f"`_type` must be `{STATEMENT_TYPE}`")
-    if stmt.get("predicateType") != predicate_type:
-        problems.append(f"`predicateType` must be `{predicate_type}`")
-    subject = stmt.get("subject")
-    if not isinstance(subject, list) or not subject:
-        problems.append("`subject` must be a non-empty list")
-    else:
-        for i, s in enumerate(subject):
-            ok = (
-                isinstance(s, dict)
-                and isinstance(s.get("name"), str)
-                and isinstance(s.get("digest"), dict)
-                and isinstance(s["digest"].get("sha256"), str)
-                and HEX64.match(s["digest"]["sha256"])
-            )
-            if not ok:
-                problems.append(f"subject {i} needs a `name` and a `digest.sha256` hex digest")
-    predicate = stmt.get("predicate")
-    if not isinstance(predicate, dict):
-        problems.append("`predicate` must be an object")
-        return problems
-    if predicate_type == RECEIPT_TYPE:
-        missing = [k for k in PREDICATE_KEYS if k not in predicate]
-        if missing:
-            problems.append(f"the predicate lacks {', '.join(f'`{k}`' for k in missing)}")
-        parent = predicate.get("parent")
-        if parent is not None and not (isinstance(parent, str) and HEX64.match(parent)):
-            problems.append("`parent` must be null or a sha256 hex digest")
-        if not isinstance(predicate.get("sequence"), int) or predicate.get("sequence", 0) < 1:
-            problems.append("`sequence` must be a positive integer")
-    return problems
+def read_receipt(path: Path, kind: str | None = RECEIPT_TYPE) -> StoredReceipt:
+    """Read one receipt file strictly.
+
+    Unreadable input is an `InputError` (exit 2); a statement that is not of
+    type `kind` or not of its shape is `CheckFailed` (exit 1) naming the file
+    and every malformed field.
+    """
+    return load_receipt(path, kind).require_well_formed()
 
 
 def chain_paths(receipts_dir: Path) -> list[Path]:
@@ -186,13 +230,29 @@ def chain_paths(receipts_dir: Path) -> list[Path]:
     return sorted(p for p in receipts_dir.iterdir() if p.is_file() and RECEIPT_NAME.match(p.name))
 
 
+def load_chain(receipts_dir: Path) -> list[StoredReceipt]:
+    """Every receipt of the chain in sequence order, malformed ones included (see `problems`)."""
+    return [load_receipt(p) for p in chain_paths(receipts_dir)]
+
+
 def read_chain(receipts_dir: Path) -> list[StoredReceipt]:
-    """Every receipt of the chain, in sequence order."""
-    return [read_receipt(p) for p in chain_paths(receipts_dir)]
+    """Every receipt of the chain in sequence order; a malformed one is `CheckFailed`."""
+    chain = load_chain(receipts_dir)
+    bad = [r for r in chain if not r.well_formed]
+    if len(bad) == 1:
+        raise bad[0].malformed()
+    if bad:
+        raise CheckFailed(
+            f"{len(bad)} receipts of the chain are malformed: "
+            + ", ".join(f"`{r.path.name}`" for r in bad),
+            hint=MALFORMED_HINT,
+            problems=[Problem(f"`{r.path.name}`", describe(r.problems)) for r in bad],
+        )
+    return chain
 
 
 def newest(receipts_dir: Path) -> StoredReceipt | None:
-    """The newest receipt of the chain, if there is one."""
+    """The newest receipt of the chain, if there is one; a malformed one is `CheckFailed`."""
     paths = chain_paths(receipts_dir)
     return read_receipt(paths[-1]) if paths else None
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from typing import Any
 from generator.errors import InputError
 from generator.hashing import tree_digest
 from generator.receipt import StoredReceipt
+from generator.writer import write_file_atomic
 
 RECORD_FORMAT = "urn:mu:v1#Deployment"
 Entry = dict[str, Any]  # one release in the record: release, path, receipt, digest, sequence, tree
@@ -172,13 +172,7 @@ def write_record(
     path = record_path(target)
     doc: dict[str, Any] = {"format": RECORD_FORMAT, "action": action, "target": str(target)}
     doc |= {"time": at, "current": current, "previous": previous}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-        handle.flush()
-        os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide it from operators
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_file_atomic(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     line = {**current, "action": action, "time": at, "target": str(target)}
     line["previous"] = previous["release"] if previous else None
     with open(releases_dir(target) / "deployments.jsonl", "a", encoding="utf-8") as journal:

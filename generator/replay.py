@@ -19,7 +19,7 @@ from generator.gates import run_gates
 from generator.hashing import sha256_hex
 from generator.layout import Layout
 from generator.provenance import GeneratorId, this_generator
-from generator.receipt import StoredReceipt, read_chain, store
+from generator.receipt import StoredReceipt, load_chain, store
 from generator.snapshot import SnapshotRef, extract, read_snapshot
 from generator.verification import ReceiptVerdict, verify_receipt
 from generator.writer import compare_trees, read_tree
@@ -51,12 +51,15 @@ class ReplayResult:
 
 
 def check_generator_pin(receipt: StoredReceipt, generator: GeneratorId) -> None:
-    """Refuse to replay with a generator other than the one the receipt pins."""
-    pinned = receipt.predicate.get("generator", {})
-    version, digest = pinned.get("version"), pinned.get("source_sha256")
+    """Refuse to replay with a generator other than the one the receipt pins.
+
+    A malformed receipt is refused first (`CheckFailed`), so the pin read is typed.
+    """
+    pinned = receipt.require_well_formed().predicate["generator"]
+    version, digest = pinned["version"], pinned["source_sha256"]
     if version != generator.version or digest != generator.source_sha256:
         raise CheckFailed(
-            f"this receipt was made by mu {version} (source sha256 {str(digest)[:12]}…); "
+            f"this receipt was made by mu {version} (source sha256 {digest[:12]}…); "
             f"this is mu {generator.version} (source sha256 {generator.source_sha256[:12]}…)",
             hint=f"install mu {version} with exactly that source to replay it "
             "(`mu upgrade-check` compares generators)",
@@ -64,11 +67,12 @@ def check_generator_pin(receipt: StoredReceipt, generator: GeneratorId) -> None:
 
 
 def snapshot_ref(receipt: StoredReceipt) -> SnapshotRef:
-    """The snapshot a receipt names."""
-    snap = receipt.predicate.get("ontology", {}).get("snapshot", {})
-    if not isinstance(snap, dict) or "path" not in snap or "sha256" not in snap:
-        raise CheckFailed(f"`{receipt.path.name}` names no snapshot to replay from")
-    return SnapshotRef(str(snap["path"]), str(snap["sha256"]))
+    """The snapshot a receipt names; a malformed receipt is refused (`CheckFailed`).
+
+    The structural check guarantees the path is `receipts/snapshots/<sha256>.json`.
+    """
+    snap = receipt.require_well_formed().predicate["ontology"]["snapshot"]
+    return SnapshotRef(snap["path"], snap["sha256"])
 
 
 @dataclass(frozen=True)
@@ -139,13 +143,18 @@ def replay(
     check_generator_pin(receipt, generator)
     ref = snapshot_ref(receipt)
     files = read_snapshot(layout.root, ref)
-    parent_digest = receipt.predicate.get("parent")
-    parent = next((r for r in read_chain(layout.receipts) if r.digest == parent_digest), None)
+    # The verdict's link check found the parent in the chain, well formed.
+    parent_digest = receipt.predicate["parent"]
+    parent = next(
+        (r for r in load_chain(layout.receipts) if r.well_formed and r.digest == parent_digest),
+        None,
+    )
+    approvals = receipt.predicate.get("approvals")
+    required: int = approvals["required"] if approvals is not None else 0
     with tempfile.TemporaryDirectory(prefix="mu-replay-") as scratch:
-        required = receipt.predicate.get("approvals", {}).get("required", 0)
         run = run_gates(
             extract(files, Path(scratch)),
-            required_approvals=required if isinstance(required, int) else 0,
+            required_approvals=required,
             approvals_from=layout,
         )
     if not run.ok or run.compiled is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from generator.errors import CheckFailed, Problem
 from generator.hashing import sha256_hex
 from generator.layout import Layout
+from generator.paths import output_directory
 from generator.pipeline import compile_ontology
 from generator.receipt import StoredReceipt
 from generator.replay import verified_snapshot
@@ -74,10 +75,16 @@ def rollback(
     layout: Layout,
     receipt_path: Path,
     *,
-    output: Path | None = None,
+    output: Path | str | None = None,
     public_key_path: Path | None = None,
 ) -> RollbackResult:
-    """Verify the receipt, regenerate from its snapshot, prove every digest, write."""
+    """Verify the receipt, regenerate from its snapshot, prove every digest, write.
+
+    `output` (checked by the path policy) receives A alone; without it A goes
+    to `enforcers/` and the snapshot's sources are restored to `ontology/` and
+    `golden/`.
+    """
+    target = layout.enforcers if output is None else output_directory(layout, output)
     verified = verified_snapshot(
         layout, receipt_path, public_key_path=public_key_path, purpose="nothing was written"
     )
@@ -85,7 +92,6 @@ def rollback(
     with tempfile.TemporaryDirectory(prefix="mu-rollback-") as scratch:
         files = compile_ontology(extract(snapshot, Path(scratch)).ontology).files
     _check_subjects(receipt, files)
-    target = output or layout.enforcers
     before = read_tree(target)
     write_tree_atomic(target, files)
     restore = output is None

@@ -8,8 +8,6 @@ trust file that is silently half-read would trust the wrong keys.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from generator.errors import InputError, Problem
 from generator.keys import keyid_of, load_public_key, public_pem
+from generator.writer import write_file_atomic
 
 ROLES = ("release", "compliance", "auditor")
 VERSION = 1
@@ -151,7 +150,7 @@ def add_key(path: Path, public_key_path: Path, role: str, name: str | None = Non
             roles=tuple(sorted({*existing.roles, role})),
         )
     others = tuple(k for k in policy.keys if k.keyid != keyid)
-    _write_atomically(path, TrustPolicy(keys=(*others, entry)).to_json())
+    write_file_atomic(path, TrustPolicy(keys=(*others, entry)).to_json())
     return entry
 
 
@@ -264,25 +263,6 @@ def _public_key(pem: str, where: str, problems: list[Problem]) -> Ed25519PublicK
         problems.append(Problem(where, "`public_key` is not an Ed25519 key"))
         return None
     return key
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    # A temporary sibling renamed over the old file: a reader sees the old
-    # policy or the new one, never a truncated file that trusts nobody.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            # mkstemp makes the file 0600; the trust policy is public and committed.
-            os.fchmod(handle.fileno(), 0o644)
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def default_name(public_key_path: Path) -> str:

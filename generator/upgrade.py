@@ -70,11 +70,11 @@ def _old_generator(layout: Layout, deployed: Path) -> dict[str, Any]:
             f"`{deployed}` has no readable MANIFEST.json",
             hint="point --deployed at a generated enforcer package",
         ) from exc
-    receipt = newest(layout.receipts)
+    receipt = newest(layout.receipts)  # well formed, or refused: its fields are typed
     if receipt is not None:
-        pinned = receipt.predicate.get("generator", {})
-        if pinned.get("version") == old.get("version"):
-            old["source_sha256"] = pinned.get("source_sha256")
+        pinned = receipt.predicate["generator"]
+        if pinned["version"] == old.get("version"):
+            old["source_sha256"] = pinned["source_sha256"]
     return old
 
 

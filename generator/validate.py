@@ -4,11 +4,16 @@ Every result is collected and reported: focus node, path, shape, message and
 the file that describes the focus node. Terms are shown compactly (`mu:`,
 `xsd:`, and the ontology's own prefixes); blank nodes are described by the
 node that points at them, because their labels are random.
+
+Σ is foreign input (a pull request, the snapshot in someone's receipt): before
+SHACL runs, shapes whose SPARQL could reach outside the ontology are refused
+(`generator.shape_guard`); pySHACL then runs offline (`generator.offline`) and
+within a time limit (`generator.deadline`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
@@ -16,8 +21,11 @@ import pyshacl
 import rdflib
 from rdflib.namespace import RDF, SH
 
-from generator.errors import InputError
-from generator.loader import LoadedOntology
+from generator.deadline import TIMEOUT_ENV, DeadlineExceeded, time_limit, validation_timeout
+from generator.errors import InputError, Problem
+from generator.loader import LoadedOntology, parse_turtle
+from generator.offline import NetworkRefused, offline
+from generator.shape_guard import shape_refusals, sparql_refusals
 
 MU = rdflib.Namespace("urn:mu:v1#")
 _FIXED_PREFIXES = (
@@ -77,10 +85,20 @@ class Namer:
     """Shows RDF terms compactly and deterministically for messages."""
 
     def __init__(self, loaded: LoadedOntology) -> None:
-        self._graph = loaded.data
-        self._files = loaded.subject_files
+        self._setup(loaded.data, loaded.subject_files)
+
+    @classmethod
+    def of_graph(cls, graph: rdflib.Graph) -> Namer:
+        """A namer for any graph (e.g. one shapes file), with that graph's prefixes."""
+        namer = cls.__new__(cls)
+        namer._setup(graph, {})
+        return namer
+
+    def _setup(self, graph: rdflib.Graph, files: Mapping[str, tuple[str, ...]]) -> None:
+        self._graph = graph
+        self._files = files
         prefixes = dict(_FIXED_PREFIXES)
-        for prefix, ns in sorted(loaded.data.namespaces()):
+        for prefix, ns in sorted(graph.namespaces()):
             if prefix and str(ns) not in prefixes.values():
                 prefixes.setdefault(prefix, str(ns))
         # Longest namespace first so the most specific prefix wins.
@@ -161,8 +179,45 @@ def sort_key(v: Violation) -> tuple[str, str, str, str, str, str]:
     return (v.file or "", v.focus, v.path or "", v.shape, v.message, v.value or "")
 
 
-def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
-    """Validate O against the core shapes and the organisation's Σ; collect every result."""
+def _shown(loaded: LoadedOntology, rel: str) -> str:
+    """A path the user can open: the ontology directory as they named it, plus `rel`."""
+    return (loaded.directory / rel).as_posix()
+
+
+def refuse_unsafe_shapes(loaded: LoadedOntology) -> None:
+    """Refuse, before anything runs, SPARQL that could reach outside the ontology.
+
+    Every shapes file is scanned on its own so each problem names its file;
+    the data graph is scanned for SPARQL text too (pySHACL does not run it
+    today, but nothing there needs SPARQL either). Every problem is collected,
+    then one `InputError` (exit 2) lists them all. Not violations (exit 1):
+    the shapes were never evaluated, so there is no result about O to report,
+    and a rejection receipt saying "Σ was violated" would be false; refusing
+    the input, like a malformed shape today, says what happened.
+    """
+    problems: list[Problem] = []
+    for source in loaded.shape_files:
+        graph = rdflib.Graph()
+        parse_turtle(source, graph, loaded.directory)
+        namer = Namer.of_graph(graph)
+        for refusal in shape_refusals(graph):
+            where = _shown(loaded, source.path)
+            problems.append(Problem(where, f"`{namer.term(refusal.node)}`: {refusal.reason}"))
+    data_namer = Namer(loaded)
+    for refusal in sparql_refusals(loaded.data):
+        file = data_namer.file_of(refusal.node)
+        where = _shown(loaded, file) if file else _shown(loaded, "controls")
+        problems.append(Problem(where, f"`{data_namer.term(refusal.node)}`: {refusal.reason}"))
+    if problems:
+        raise InputError(
+            f"the shapes were not evaluated: {len(problems)} problem(s) found before validation",
+            hint="SPARQL in shapes may read only the ontology being validated: remove `SERVICE`, "
+            "`FROM`, `FROM NAMED`, `LOAD` and SPARQL Update, and make every query parse",
+            problems=sorted(set(problems), key=lambda p: (p.where, p.message)),
+        )
+
+
+def _run_pyshacl(loaded: LoadedOntology) -> rdflib.Graph:
     shapes = core_shapes_graph()
     shapes += loaded.org_shapes
     try:
@@ -173,7 +228,12 @@ def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
             inference="none",
             advanced=True,
             allow_warnings=True,
+            # The defaults today; explicit because either would fetch or run foreign code.
+            do_owl_imports=False,
+            js=False,
         )
+    except NetworkRefused:
+        raise
     except RecursionError as exc:
         # rdflib evaluates `mu:dependsOn+` recursively: chains of ~1,500 controls exhaust it.
         raise InputError(
@@ -185,5 +245,40 @@ def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
             f"the shapes could not be evaluated: {exc}",
             hint="check the SHACL in `ontology/shapes/` (a malformed shape or SPARQL query)",
         ) from exc
+    if not isinstance(report, rdflib.Graph):
+        # pyshacl returns a ValidationFailure object instead of a report graph
+        # when it gives up (e.g. VALUES or MINUS in a SPARQL constraint).
+        raise InputError(
+            f"pySHACL could not validate the ontology: {report}",
+            hint="check the SPARQL in `ontology/shapes/`: pySHACL refuses e.g. `VALUES`, "
+            "`MINUS` or a nested `SELECT *` in a sh:sparql constraint",
+        )
+    return report
+
+
+def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
+    """Validate O against the core shapes and the organisation's Σ; collect every result.
+
+    Σ is foreign input (a pull request, a receipt's snapshot), so it runs
+    offline (no network, no remote graphs), after `refuse_unsafe_shapes`, and
+    within `MU_VALIDATION_TIMEOUT` seconds (default 300).
+    """
+    seconds = validation_timeout()
+    subject = f"`{loaded.directory.as_posix()}`"
+    try:
+        with time_limit(seconds), offline():
+            refuse_unsafe_shapes(loaded)
+            report = _run_pyshacl(loaded)
+    except DeadlineExceeded:
+        raise InputError(
+            f"validation of {subject} did not finish within {seconds:g} s",
+            hint="a shape's SPARQL is too expensive (e.g. a cross join of every node with every "
+            f"other): simplify it; if the ontology is just large, raise `{TIMEOUT_ENV}` (seconds)",
+        ) from None
+    except NetworkRefused as exc:
+        raise InputError(
+            f"validation of {subject} tried to reach the network and was stopped: {exc}",
+            hint="a shape's SPARQL or another part of the shapes asks for remote data; remove it",
+        ) from None
     namer = Namer(loaded)
     return ValidationReport(tuple(sorted(set(_results(report, namer)), key=sort_key)))

@@ -2,8 +2,9 @@
 
 Each check is named and reported separately, so an auditor sees exactly what
 failed: the envelope, the signature, the signer's trust, the statement, or
-the link to the parent. A malformed file is an input error (exit 2) before any
-check runs.
+the link to the parent. An unreadable file is an input error (exit 2) before
+any check runs; a readable one whose statement is malformed fails the
+`statement` check, and its link is not followed.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from generator.dsse import verify_signatures
 from generator.keys import keyid_of, load_public_key
 from generator.layout import Layout
+from generator.predicate import describe
 from generator.receipt import (
     RECEIPT_NAME,
+    RECEIPT_TYPE,
     StoredReceipt,
-    read_chain,
-    read_receipt,
+    load_chain,
+    load_receipt,
     receipt_name,
-    statement_problems,
 )
 from generator.trust import TrustPolicy, load_trust
 
@@ -104,8 +106,28 @@ def _signature_checks(
     ], None
 
 
+def _is_receipt(receipt: StoredReceipt) -> bool:
+    """Well formed and of the receipt type: only then are its fields typed as a link's."""
+    return receipt.well_formed and receipt.statement.get("predicateType") == RECEIPT_TYPE
+
+
+def _statement_check(receipt: StoredReceipt) -> Check:
+    if _is_receipt(receipt):
+        return Check("statement", True, "in-toto Statement v1, mu receipt")
+    if receipt.well_formed:  # read as another kind of statement
+        return Check("statement", False, f"the statement is not a `{RECEIPT_TYPE}`")
+    shown = receipt.problems[:5]
+    detail = "; ".join(f"{p.where} {p.message}" for p in shown)
+    if len(receipt.problems) > len(shown):
+        detail += f"; {describe(receipt.problems[len(shown) :])}"
+    return Check("statement", False, detail)
+
+
 def _link_check(receipt: StoredReceipt, chain: list[StoredReceipt]) -> Check:
-    sequence, parent = receipt.sequence, receipt.predicate.get("parent")
+    # Sequence and parent are only typed in a well-formed receipt statement.
+    if not _is_receipt(receipt):
+        return Check("chain", False, "not checked: the statement is malformed")
+    sequence, parent = receipt.sequence, receipt.predicate["parent"]
     if RECEIPT_NAME.match(receipt.path.name) and receipt.path.name != receipt_name(
         sequence, receipt.digest
     ):
@@ -124,8 +146,10 @@ def _link_check(receipt: StoredReceipt, chain: list[StoredReceipt]) -> Check:
         return Check(
             "chain",
             False,
-            f"parent {str(parent)[:12]} is not in `receipts/`: a receipt is missing from the chain",
+            f"parent {parent[:12]} is not in `receipts/`: a receipt is missing from the chain",
         )
+    if not _is_receipt(found[0]):
+        return Check("chain", False, f"parent `{found[0].path.name}` is malformed")
     if found[0].sequence != sequence - 1:
         return Check("chain", False, f"parent has sequence {found[0].sequence}, not {sequence - 1}")
     return Check("chain", True, f"parent {found[0].path.name} is present")
@@ -144,10 +168,7 @@ def verify_loaded(
     checks = [Check("envelope", True, "DSSE envelope with an in-toto payload")]
     sig_checks, signer = _signature_checks(receipt, trust, role, public_key)
     checks += sig_checks
-    problems = statement_problems(receipt.statement)
-    checks.append(
-        Check("statement", not problems, "; ".join(problems) or "in-toto Statement v1, mu receipt")
-    )
+    checks.append(_statement_check(receipt))
     checks.append(_link_check(receipt, chain))
     return ReceiptVerdict(receipt, tuple(checks), signer)
 
@@ -155,13 +176,18 @@ def verify_loaded(
 def verify_receipt(
     layout: Layout, path: Path, *, public_key_path: Path | None = None, role: str = "release"
 ) -> ReceiptVerdict:
-    """`mu verify-receipt`: envelope, signature, trust, statement and parent link."""
-    receipt = read_receipt(path)
+    """`mu verify-receipt`: envelope, signature, trust, statement and parent link.
+
+    A receipt whose statement is malformed yields a verdict that fails (never
+    an exception), so every caller that requires `verdict.ok` before reading
+    the receipt's fields reads only well-typed ones.
+    """
+    receipt = load_receipt(path)
     public_key = load_public_key(public_key_path) if public_key_path else None
     return verify_loaded(
         receipt,
         layout,
-        chain=read_chain(layout.receipts),
+        chain=load_chain(layout.receipts),
         trust=load_trust(trust_path(layout)),
         role=role,
         public_key=public_key,
@@ -182,8 +208,11 @@ class ChainReport:
 
 
 def verify_chain(layout: Layout, *, public_key_path: Path | None = None) -> ChainReport:
-    """Verify every receipt of `receipts/` and that sequences run 1..N without a gap."""
-    chain = read_chain(layout.receipts)
+    """Verify every receipt of `receipts/` and that sequences run 1..N without a gap.
+
+    A malformed receipt is a failed verdict of its own, not an abort.
+    """
+    chain = load_chain(layout.receipts)
     trust = load_trust(trust_path(layout))
     public_key = load_public_key(public_key_path) if public_key_path else None
     verdicts = tuple(
@@ -191,7 +220,8 @@ def verify_chain(layout: Layout, *, public_key_path: Path | None = None) -> Chai
     )
     gaps = []
     for expected, receipt in enumerate(chain, start=1):
-        if receipt.sequence != expected:
+        # A malformed receipt has no sequence to compare; its verdict already fails.
+        if receipt.well_formed and receipt.sequence != expected:
             gaps.append(
                 f"`{receipt.path.name}` has sequence {receipt.sequence}, expected {expected}"
             )

@@ -8,6 +8,7 @@ leaves either the whole old tree or the whole new one: never half of each.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -18,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import InputError
+from generator.paths import safe_relative
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 # Caches of interpreters and editors are never part of a tree.
 IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
+# What a symlink inside a tree reads as: no generated file starts with a NUL byte.
+SYMLINK_MARKER = b"\0symlink -> "
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,27 @@ class TreeDiff:
 
 
 def read_tree(directory: Path) -> dict[str, bytes]:
-    """Every file under `directory` (POSIX relative path → bytes), sorted, caches skipped."""
+    """Every file under `directory` (POSIX relative path → bytes), sorted, caches skipped.
+
+    Links inside the tree are never followed: a symlink is read as a marker
+    (`SYMLINK_MARKER` + where it points), which matches no generated file, so
+    a link planted in a package shows up as a changed file instead of
+    silently lending it another file's bytes.
+    """
     if not directory.is_dir():
         return {}
     files = {}
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory)
-        if path.is_file() and not IGNORED_PARTS.intersection(rel.parts):
-            files[rel.as_posix()] = path.read_bytes()
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
+        base = Path(dirpath)
+        linked = [d for d in dirnames if (base / d).is_symlink()]
+        dirnames[:] = sorted(d for d in dirnames if d not in linked and d not in IGNORED_PARTS)
+        for name in [*filenames, *linked]:
+            path = base / name
+            rel = path.relative_to(directory).as_posix()
+            if path.is_symlink():
+                files[rel] = SYMLINK_MARKER + os.fsencode(os.readlink(path))
+            elif path.is_file():
+                files[rel] = path.read_bytes()
     return dict(sorted(files.items()))
 
 
@@ -90,8 +107,10 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-# Tests replace this hook to crash between two files; production never sets it.
+# Tests replace these hooks to crash between two files, or just before the swap;
+# production never sets them.
 _after_file: Callable[[str], None] | None = None
+_before_commit: Callable[[Path], None] | None = None
 
 
 def recover(target: Path) -> None:
@@ -108,37 +127,132 @@ def recover(target: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+class StagedTree:
+    """A new tree written and fsynced beside `target`, not yet visible.
+
+    `commit()` swaps it in with one atomic exchange; leaving the `with` block
+    without committing removes it, on every way out (errors, KeyboardInterrupt,
+    and the SystemExit that `cli.main` turns SIGTERM into). `mu build` stages
+    A, makes its receipt durable, and only then commits.
+    """
+
+    def __init__(self, target: Path, files: Mapping[str, bytes]) -> None:
+        self.target = Path(os.path.abspath(target))
+        self.committed = False
+        unsafe = sorted(rel for rel in files if not safe_relative(rel))
+        if unsafe:
+            raise InputError(
+                f"refusing to write `{self.target}`: unsafe path(s) "
+                + ", ".join(f"`{rel!r}`" for rel in unsafe),
+                hint="every file of a tree must stay inside it; nothing was written",
+            )
+        if self.target.is_symlink():
+            raise InputError(
+                f"refusing to replace `{self.target}`: it is a symbolic link",
+                hint="mu replaces directories atomically and does not follow links; "
+                "replace the link by a directory (or deploy with `mu deploy`)",
+            )
+        if self.target.exists() and not self.target.is_dir():
+            raise InputError(f"refusing to replace `{self.target}`: it is not a directory")
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            recover(self.target)
+            self.staging = Path(
+                tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent)
+            )
+        except OSError as exc:
+            raise InputError(f"cannot write `{self.target}`: {exc.strerror or exc}") from exc
+        try:
+            for rel in sorted(files):
+                _write_file(self.staging / rel, files[rel])
+                if _after_file is not None:
+                    _after_file(rel)
+            _fsync_dir(self.staging)
+        except OSError as exc:
+            self.discard()
+            raise InputError(
+                f"cannot write `{self.target}`: {exc.strerror or exc}",
+                hint="the previous tree is intact; check space and permissions, then run again",
+            ) from exc
+        except BaseException:
+            self.discard()
+            raise
+
+    def __enter__(self) -> StagedTree:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self.committed:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the staged tree; the target is untouched."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def commit(self) -> None:
+        """Swap the staged tree in atomically; the old tree is removed."""
+        target, staging = self.target, self.staging
+        try:
+            if _before_commit is not None:
+                _before_commit(target)
+            if target.is_symlink():
+                raise InputError(f"refusing to replace `{target}`: it became a symbolic link")
+            if not target.exists():
+                os.rename(staging, target)
+            elif _exchange(staging, target):
+                shutil.rmtree(staging)  # staging now holds the old tree
+            else:
+                backup = target.parent / f".{target.name}.old-{staging.name.rsplit('-', 1)[-1]}"
+                os.rename(target, backup)
+                os.rename(staging, target)
+                shutil.rmtree(backup, ignore_errors=True)
+            self.committed = True
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            if not self.committed:
+                self.discard()
+            raise InputError(
+                f"cannot write `{target}`: {exc.strerror or exc}",
+                hint="the previous tree is intact; check space and permissions, then run again",
+            ) from exc
+        except BaseException:
+            if not self.committed:
+                self.discard()
+            raise
+
+
 def write_tree_atomic(target: Path, files: Mapping[str, bytes]) -> None:
     """Replace the directory `target` by exactly `files`, atomically."""
-    target = target.absolute()
+    with StagedTree(target, files) as staged:
+        staged.commit()
+
+
+def write_file_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write one file atomically (temp file beside it, fsync, rename); no debris on failure.
+
+    Receipts, snapshots and records are evidence: readable by the operators and
+    auditors who check them (0644 by default), and never left half-written — a
+    full disk or a signal leaves the old file, or none, and no temporary file.
+    """
+    directory = path.parent
+    tmp: str | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        recover(target)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(directory)
     except OSError as exc:
-        raise InputError(f"cannot write `{target}`: {exc.strerror}") from exc
-    try:
-        for rel in sorted(files):
-            _write_file(staging / rel, files[rel])
-            if _after_file is not None:
-                _after_file(rel)
-        _fsync_dir(staging)
-        if not target.exists():
-            os.rename(staging, target)
-        elif _exchange(staging, target):
-            shutil.rmtree(staging)  # staging now holds the old tree
-        else:
-            backup = target.parent / f".{target.name}.old-{staging.name.rsplit('-', 1)[-1]}"
-            os.rename(target, backup)
-            os.rename(staging, target)
-            shutil.rmtree(backup, ignore_errors=True)
-        _fsync_dir(target.parent)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         raise InputError(
-            f"cannot write `{target}`: {exc.strerror or exc}",
-            hint="the previous tree is intact; check space and permissions, then run again",
+            f"cannot write `{path}`: {exc.strerror or exc}",
+            hint="check space and permissions, then run again; nothing was changed",
         ) from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

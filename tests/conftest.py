@@ -84,3 +84,15 @@ def mu_process(
         check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+# Fixtures whose tests build signed receipts: every build runs the determinism
+# gate's second compile in a child process, so such a test costs seconds.
+BUILDING_FIXTURES = frozenset({"signed", "chain"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that builds signed receipts `slow`, so `-m "not slow"` stays fast."""
+    for item in items:
+        if BUILDING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

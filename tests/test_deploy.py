@@ -238,7 +238,7 @@ def test_switch_under_a_concurrent_reader_is_never_a_mixture(chain: Chain, tmp_p
         second_name,
     ]
 
-    back = rollback_deploy(target, now=clock)
+    back = rollback_deploy(chain.layout, target, now=clock)
     assert resolves_to(target) == one.release.name and back.modules_changed == (CHANGED,)
     assert back.digest == read_receipt(chain.first).digest and back.previous == two.release
 
@@ -371,7 +371,7 @@ def test_redeploying_the_running_receipt_changes_nothing(chain: Chain, tmp_path:
     assert len(lines.splitlines()) == 1
 
 
-def test_a_plain_directory_is_adopted_and_can_be_switched_back_to(
+def test_a_plain_directory_is_adopted_but_never_switched_back_to(
     chain: Chain, tmp_path: Path
 ) -> None:
     target = tmp_path / "enforcers"
@@ -385,20 +385,19 @@ def test_a_plain_directory_is_adopted_and_can_be_switched_back_to(
     assert target.is_symlink() and digests(target) == subjects(chain.second)
     assert result.modules_changed == (CHANGED,) and result.package_changed == ()
 
-    back = rollback_deploy(target)
-    assert resolves_to(target) == result.adopted.name and back.receipt is None
-    assert back.modules_changed == (CHANGED,) and back.previous == result.release
-    forth = rollback_deploy(target)
-    assert resolves_to(target) == result.release.name and forth.digest == result.digest
+    # An adopted directory has no receipt: nothing proves what it is, so no switch back.
+    with pytest.raises(CheckFailed, match="not deployed from a receipt"):
+        rollback_deploy(chain.layout, target)
+    assert resolves_to(target) == result.release.name
 
 
 def test_rollback_without_a_previous_release_is_refused(chain: Chain, tmp_path: Path) -> None:
     target = tmp_path / "enforcers"
     with pytest.raises(InputError):
-        rollback_deploy(target)
+        rollback_deploy(chain.layout, target)
     deploy(chain.layout, chain.second, target)
     with pytest.raises(CheckFailed, match="no previous release"):
-        rollback_deploy(target)
+        rollback_deploy(chain.layout, target)
 
 
 def run_health(*args: str) -> tuple[int, dict[str, Any]]:

@@ -12,6 +12,7 @@ import pytest
 from rdflib import Literal
 
 from generator.enforcer_loader import load_enforcers
+from generator.layout import Layout
 from generator.pipeline import generate
 
 SENTINEL = "pwned.txt"
@@ -82,7 +83,7 @@ def test_hostile_text_stays_data(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ontology" / "controls").mkdir(parents=True)
     (tmp_path / "ontology" / "controls" / "evil.ttl").write_text(ontology(country), "utf-8")
-    result = generate(tmp_path / "ontology", tmp_path / "enforcers")
+    result = generate(tmp_path / "ontology", None, layout=Layout(tmp_path))
     for path, data in result.compiled.files.items():
         if path.endswith(".py"):
             ast.parse(data)  # every module is valid Python

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -12,7 +13,13 @@ import pytest
 
 from generator import writer
 from generator.errors import InputError
-from generator.writer import compare_trees, read_tree, recover, write_tree_atomic
+from generator.writer import (
+    compare_trees,
+    read_tree,
+    recover,
+    write_file_atomic,
+    write_tree_atomic,
+)
 
 OLD = {"__init__.py": b"old\n", "controls/a.py": b"a-old\n", "controls/b.py": b"b-old\n"}
 NEW = {"__init__.py": b"new\n", "controls/a.py": b"a-new\n", "controls/c.py": b"c-new\n"}
@@ -118,3 +125,34 @@ def test_read_tree_skips_bytecode_caches(tmp_path: Path) -> None:
     (tmp_path / "enforcers" / "__pycache__").mkdir()
     (tmp_path / "enforcers" / "__pycache__" / "x.pyc").write_bytes(b"\0")
     assert read_tree(tmp_path / "enforcers") == OLD
+
+
+def test_a_full_disk_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "receipts" / "snapshots" / "x.json"
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer.os, "fsync", full)
+    with pytest.raises(InputError, match="No space left"):
+        write_file_atomic(target, b"{}")
+    assert list(target.parent.iterdir()) == []
+
+
+def test_unsafe_paths_in_a_tree_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with pytest.raises(InputError, match="unsafe path"):
+        write_tree_atomic(target, {"ok.py": b"", "a//../../escape.py": b"x"})
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_link_inside_a_tree_reads_as_a_changed_file(tmp_path: Path) -> None:
+    target = tmp_path / "enforcers"
+    write_tree_atomic(target, OLD)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"a-old\n")  # the same bytes the link replaces
+    (target / "controls" / "a.py").unlink()
+    (target / "controls" / "a.py").symlink_to(secret)
+    assert compare_trees(OLD, read_tree(target)).changed == ("controls/a.py",)

@@ -1,0 +1,201 @@
+"""The shape of the statements mu reads back (SPEC §6, docs/RECEIPTS.md).
+
+A signature says who wrote a statement, not that it has the shape mu's code
+relies on: a trusted key can sign a predicate whose `sequence` is a string or
+whose `ontology.snapshot` is a list. `statement_problems` is the one
+structural check, run by the receipt reader on every statement it reads, so
+every consumer after the reader (verify-receipt, replay, log, verify,
+rollback, diff, deploy, diagnose, upgrade-check) may index into a statement
+without re-checking types. Every field a consumer reads has a type, a bound
+and, for digests, a form (64 lowercase hex digits); fields that no consumer
+reads may be added by later versions of mu and are not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from generator.errors import Problem
+from generator.jsonshape import (
+    LONG,
+    MAX_PROBLEMS,
+    PATH,
+    Hex64,
+    Integer,
+    ListOf,
+    MapOf,
+    Nullable,
+    OneOf,
+    RelativePath,
+    Spec,
+    Text,
+    add_problem,
+    json_type,
+    preview,
+    record,
+)
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+RECEIPT_TYPE = "urn:mu:v1#Receipt"
+REJECTION_TYPE = "urn:mu:v1#Rejection"
+SNAPSHOT_DIR = "receipts/snapshots"  # where `mu build` stores every snapshot (snapshot.py)
+
+HEX = Hex64()
+GENERATOR = record(("name", Text()), ("version", Text()), ("source_sha256", HEX))
+GOLDEN = record(("sha256", HEX), ("passed", Integer()), ("failed", Integer()), ("total", Integer()))
+VERDICT = OneOf(("PASS", "FAIL"))
+GATES = MapOf(Text(), VERDICT)  # a rejection records the gates that ran before the failure
+# A receipt records every gate of a build; `approvals` runs only when required.
+RECEIPT_GATES = record(
+    ("ontology", VERDICT),
+    ("golden", VERDICT),
+    ("determinism", VERDICT),
+    ("approvals", VERDICT),
+    optional=("approvals",),
+)
+SOURCE_FILES = MapOf(RelativePath(), HEX)
+NAMES = ListOf(Text())
+SUBJECT = ListOf(
+    record(("name", RelativePath()), ("digest", record(("sha256", HEX)))), non_empty=True
+)
+
+RECEIPT = record(
+    ("sequence", Integer(minimum=1)),
+    ("generator", GENERATOR),
+    (
+        "ontology",
+        record(
+            ("digest", HEX),
+            ("canonicalization", Text()),
+            ("files", SOURCE_FILES),
+            ("snapshot", record(("path", RelativePath(f"{SNAPSHOT_DIR}/")), ("sha256", HEX))),
+        ),
+    ),
+    ("golden", GOLDEN),
+    ("gates", RECEIPT_GATES),
+    ("controls", MapOf(Text(), record(("digest", HEX), ("module", RelativePath())))),
+    ("enforcers", record(("sha256", HEX))),
+    ("parent", Nullable(HEX)),
+    ("change", record(("added", NAMES), ("removed", NAMES), ("changed", NAMES))),
+    (
+        "approvals",
+        record(
+            ("required", Integer()),
+            ("by", ListOf(record(("keyid", HEX), ("statement", HEX)))),
+        ),
+    ),
+    optional=("approvals",),
+)
+
+REJECTION = record(
+    ("generator", GENERATOR),
+    ("ontology", record(("digest", Nullable(HEX)), ("files", SOURCE_FILES))),
+    ("gates", GATES),
+    ("failed_gates", NAMES),
+    ("context", Nullable(HEX)),
+    (
+        "violations",
+        ListOf(
+            record(
+                ("focus", Text(LONG, multiline=True)),
+                ("path", Nullable(Text(LONG, multiline=True))),
+                ("shape", Text(LONG, multiline=True)),
+                ("message", Text(LONG, multiline=True)),
+                ("file", Nullable(RelativePath())),
+            )
+        ),
+    ),
+    ("golden", GOLDEN),
+    (
+        "failed_cases",
+        ListOf(
+            record(
+                ("id", Text(LONG, multiline=True)),
+                ("file", Text(PATH)),
+                ("mismatches", ListOf(Text(LONG, multiline=True))),
+            )
+        ),
+    ),
+    optional=("violations", "golden", "failed_cases"),
+)
+
+# Predicates mu reads field by field. Other kinds (approvals, audits, upgrades)
+# are checked where they are read; here only their statement envelope.
+PREDICATES: Mapping[str, Spec] = {RECEIPT_TYPE: RECEIPT, REJECTION_TYPE: REJECTION}
+
+
+def statement_problems(statement: object, expected_type: str | None = None) -> tuple[Problem, ...]:
+    """Every way `statement` departs from an in-toto Statement v1 of mu's shape.
+
+    The predicate is checked against the schema of its `predicateType`;
+    `expected_type`, when given, is the only type accepted. At most
+    `MAX_PROBLEMS` problems are listed, then one saying that more exist.
+    """
+    out: list[Problem] = []
+    if not isinstance(statement, dict):
+        add_problem(out, (), f"must be a JSON object, found {json_type(statement)}")
+        return tuple(out)
+    kind = statement.get("predicateType")
+    kinds = OneOf((expected_type,)) if expected_type is not None else Text()
+    for name, spec in (("_type", OneOf((STATEMENT_TYPE,))), ("predicateType", kinds)):
+        if name in statement:
+            spec.check(statement[name], (name,), out)
+        else:
+            add_problem(out, (name,), "is missing")
+    if "subject" not in statement:
+        add_problem(out, ("subject",), "is missing")
+    else:
+        SUBJECT.check(statement["subject"], ("subject",), out)
+        _duplicate_subjects(statement["subject"], out)
+    predicate = statement.get("predicate")
+    if "predicate" not in statement:
+        add_problem(out, ("predicate",), "is missing")
+    elif not isinstance(predicate, dict):
+        add_problem(out, ("predicate",), f"must be an object, found {json_type(predicate)}")
+    elif isinstance(kind, str) and kind in PREDICATES:
+        PREDICATES[kind].check(predicate, ("predicate",), out)
+        if kind == RECEIPT_TYPE:
+            _snapshot_address(predicate, out)
+    return tuple(out)
+
+
+def _snapshot_address(predicate: Mapping[str, object], out: list[Problem]) -> None:
+    # Snapshots are content-addressed: mu only ever names `<dir>/<sha256>.json`,
+    # so a receipt naming any other file (`/dev/zero`, another snapshot) is not mu's.
+    ontology = predicate.get("ontology")
+    snapshot = ontology.get("snapshot") if isinstance(ontology, dict) else None
+    if not isinstance(snapshot, dict):
+        return
+    path, sha256 = snapshot.get("path"), snapshot.get("sha256")
+    typed = HEX.reason(sha256) is None and RelativePath().reason(path) is None
+    if typed and path != f"{SNAPSHOT_DIR}/{sha256}.json":
+        add_problem(
+            out,
+            ("predicate", "ontology", "snapshot", "path"),
+            f"must be `{SNAPSHOT_DIR}/<its sha256>.json`, found `{preview(str(path))}`",
+        )
+
+
+def _duplicate_subjects(subject: object, out: list[Problem]) -> None:
+    # Two digests for one name would let two readers of one receipt disagree.
+    if not isinstance(subject, list):
+        return
+    seen: set[str] = set()
+    for index, entry in enumerate(subject):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                add_problem(out, ("subject", index, "name"), f"repeats `{preview(name)}`")
+            seen.add(name)
+
+
+def describe(problems: tuple[Problem, ...]) -> str:
+    """The first problem as a sentence, and how many more there are."""
+    if not problems:
+        return "well formed"
+    first = f"{problems[0].where} {problems[0].message}"
+    if len(problems) > MAX_PROBLEMS:
+        return f"{first} (and at least {MAX_PROBLEMS} more)"
+    if len(problems) > 1:
+        return f"{first} (and {len(problems) - 1} more)"
+    return first
