@@ -1,7 +1,7 @@
 """The `mu` command line: the only module that imports click, prints or exits.
 
 Each command reads its options, makes one core call, renders the result with
-`generator.reports` and returns an exit code (SPEC §7): 0 success, 1 a check
+`generator.reports.common` and returns an exit code (SPEC §7): 0 success, 1 a check
 failed, 2 bad usage or unreadable input. `MuError` is caught in one place.
 """
 
@@ -14,30 +14,34 @@ from pathlib import Path
 
 import click
 
-from generator import __version__, audit_reports, diff_reports, ops_reports, reports
-from generator.approvals import approve
-from generator.attest import resolve_signer
-from generator.build import build
-from generator.decide import decide, read_transaction
-from generator.deploy import deploy, rollback_deploy
-from generator.diagnose import diagnose
-from generator.diagnose import write_case as write_golden_case
-from generator.diff import diff_specs
-from generator.enforcer_loader import load_enforcers
+from generator import __version__
+from generator.audit.log import read_log
+from generator.audit.replay import replay
+from generator.audit.verify import quarterly_verify
+from generator.build.build import build
+from generator.compile.pipeline import ValidationFailed, generate, validate_directory
 from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, MuError
-from generator.golden import load_suite, run_suite, select
-from generator.history import read_log
-from generator.keys import generate_keypair, keygen_passphrase
+from generator.files import write_file_atomic
 from generator.layout import Layout
+from generator.operate.deploy import deploy, rollback_deploy
+from generator.operate.diagnose import diagnose
+from generator.operate.diagnose import write_case as write_golden_case
+from generator.operate.upgrade import upgrade_check
 from generator.paths import output_file
-from generator.pipeline import ValidationFailed, generate, validate_directory
-from generator.quarterly import quarterly_verify
-from generator.replay import replay
-from generator.rollback import rollback
-from generator.trust import ROLES, add_key
-from generator.upgrade import upgrade_check
-from generator.verification import trust_path, verify_receipt
-from generator.writer import write_file_atomic
+from generator.provenance.approvals import approve
+from generator.provenance.keys import generate_keypair, keygen_passphrase
+from generator.provenance.signing import resolve_signer
+from generator.provenance.trust import ROLES, add_key
+from generator.provenance.verify_receipt import trust_path, verify_receipt
+from generator.reports import audit as audit_reports
+from generator.reports import common as reports
+from generator.reports import diff as diff_reports
+from generator.reports import operate as ops_reports
+from generator.review.diff import diff_specs
+from generator.review.rollback import rollback
+from generator.run.decide import decide, read_transaction
+from generator.run.enforcers import load_enforcers
+from generator.run.golden import load_suite, run_suite, select
 
 FORMATS = click.Choice(["text", "json"])
 

@@ -28,13 +28,13 @@ def measure_compile(controls: int) -> dict[str, float]:
     """Run every stage once in this process; seconds per stage and peak RSS (MiB)."""
     from synthetic import write_repository
 
-    from generator.extract import extract_ontology
-    from generator.loader import load_ontology
-    from generator.lower import compile_conditions, lower
-    from generator.render import render_package
-    from generator.semantic import semantic_digest
-    from generator.validate import shacl_validate
-    from generator.writer import write_tree_atomic
+    from generator.compile.digest import semantic_digest
+    from generator.compile.extract import extract_ontology
+    from generator.compile.load import load_ontology
+    from generator.compile.lower import compile_conditions, lower
+    from generator.compile.render import render_package
+    from generator.compile.validate import shacl_validate
+    from generator.files import write_tree_atomic
 
     times: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,9 +64,9 @@ def measure_throughput(controls: int, transactions: int) -> dict[str, float]:
     """Decisions per second of the generated package over `transactions` transactions."""
     from synthetic import transaction, write_repository
 
-    from generator.enforcer_loader import load_enforcers
-    from generator.pipeline import compile_ontology
-    from generator.writer import write_tree_atomic
+    from generator.compile.pipeline import compile_ontology
+    from generator.files import write_tree_atomic
+    from generator.run.enforcers import load_enforcers
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_repository(Path(tmp), controls)

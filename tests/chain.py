@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import render
+from generator.compile import render
 from tests.conftest import REPO, Run, copy_repo
 
 Mu = Callable[..., Run]
@@ -104,7 +104,7 @@ def mutant_install(tmp_path: Path) -> dict[str, str]:
         REPO / "generator", install / "generator", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(REPO / "cli.py", install / "cli.py")
-    runtime = install / "generator" / "templates" / "runtime.py.j2"
+    runtime = install / "generator" / "compile" / "templates" / "runtime.py.j2"
     text = runtime.read_text(encoding="utf-8")
     assert STRICT in text
     runtime.write_text(text.replace(STRICT, MUTANT), encoding="utf-8")

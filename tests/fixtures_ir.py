@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.ir import (
+from generator.compile.ir import (
     AuthorityIR,
     ConditionIR,
     ControlIR,
@@ -39,7 +39,7 @@ from generator.ir import (
     SchemaIR,
     TypeIR,
 )
-from generator.model import CORE_FIELDS
+from generator.compile.model import CORE_FIELDS
 
 GENERATOR_NAME = "mu"
 GENERATOR_VERSION = "0.1.0"

@@ -1,0 +1,1 @@
+"""The auditor's commands: `mu replay`, `mu log`, `mu verify`."""

@@ -1,0 +1,202 @@
+"""`mu verify`: the quarterly check. Every difference is a `Drift` with its
+file, its cause and — for a module — a unified diff, so the operator ends
+with an answer, not an investigation.
+
+Causes, decided from digests rather than guessed:
+- `hand edit`: the file's sha256 matches no receipt's record of that path;
+- `older release`: it matches what an older receipt recorded;
+- `uncompiled ontology change`: today's ontology digest is not the newest receipt's;
+- `generator change`: same ontology, but this generator's source digest differs;
+- `deleted file` / `extra file`: a file recorded or produced is missing, or one
+  nobody produced is present.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.build.gates import run_golden
+from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
+from generator.errors import MuError
+from generator.files import compare_trees, read_tree
+from generator.hashing import sha256_hex
+from generator.layout import Layout
+from generator.provenance.identity import this_generator
+from generator.provenance.receipt import StoredReceipt
+from generator.provenance.verify_receipt import verify_chain
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference between what should be and what is, with its cause."""
+
+    area: str  # "chain" | "ontology" | "enforcers" | "deployed" | "golden"
+    where: str
+    cause: str
+    detail: str
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Every check's summary line and every drift found."""
+
+    summary: tuple[str, ...]
+    drifts: tuple[Drift, ...]
+
+    @property
+    def ok(self) -> bool:
+        """No drift at all."""
+        return not self.drifts
+
+
+def _unified(path: str, expected: bytes, actual: bytes) -> str:
+    try:
+        a, b = expected.decode("utf-8"), actual.decode("utf-8")
+    except UnicodeDecodeError:
+        return "(binary content differs)"
+    lines = difflib.unified_diff(
+        a.splitlines(keepends=True),
+        b.splitlines(keepends=True),
+        fromfile=f"generated/{path}",
+        tofile=f"on disk/{path}",
+    )
+    return "".join(lines)
+
+
+def _recorded_by(chain: Sequence[StoredReceipt], name: str, digest: str) -> StoredReceipt | None:
+    """The newest receipt that recorded `digest` for subject `name`."""
+    for receipt in reversed(chain):
+        if receipt.subjects.get(name) == digest:
+            return receipt
+    return None
+
+
+def _why_fresh_differs(newest: StoredReceipt | None, compiled: Compiled) -> str:
+    # `newest` comes from a chain of well-formed receipts: its fields are typed.
+    if newest is None:
+        return "no receipt records any build yet"
+    recorded = newest.predicate["ontology"]["digest"]
+    if recorded != compiled.semantic_digest:
+        return f"uncompiled ontology change: ontology/ is newer than receipt {newest.path.name}"
+    pinned = newest.predicate["generator"]["source_sha256"]
+    if pinned != this_generator().source_sha256:
+        return f"generator change: this mu differs from the one that made {newest.path.name}"
+    return "differs from what this generator makes of this ontology"
+
+
+def compare_package(
+    area: str,
+    directory: Path,
+    compiled: Compiled,
+    chain: Sequence[StoredReceipt],
+) -> list[Drift]:
+    """Explain every file that differs between a fresh A and `directory`.
+
+    `chain` holds well-formed receipts only (their fields are read typed).
+    """
+    fresh, actual = compiled.files, read_tree(directory.resolve())
+    newest = chain[-1] if chain else None
+    diff = compare_trees(fresh, actual)
+    drifts = []
+    for path in diff.changed:
+        name, digest = f"enforcers/{path}", sha256_hex(actual[path])
+        recorded = _recorded_by(chain, name, digest)
+        if recorded is None:
+            cause = "hand edit: its sha256 matches no receipt"
+        elif newest is not None and recorded.digest == newest.digest:
+            cause = _why_fresh_differs(newest, compiled)
+        else:
+            cause = f"older release: it is what receipt {recorded.path.name} recorded"
+        drifts.append(
+            Drift(
+                area,
+                f"{directory}/{path}",
+                cause,
+                "content differs",
+                _unified(path, fresh[path], actual[path]),
+            )
+        )
+    for path in diff.removed:
+        drifts.append(Drift(area, f"{directory}/{path}", "deleted file", "expected, not present"))
+    for path in diff.added:
+        name = f"enforcers/{path}"
+        recorded = _recorded_by(chain, name, sha256_hex(actual[path]))
+        cause = (
+            f"older release: present in receipt {recorded.path.name}"
+            if recorded is not None
+            else "extra file: produced by no receipt and not by the generator"
+        )
+        drifts.append(Drift(area, f"{directory}/{path}", cause, "present, not expected"))
+    return drifts
+
+
+def quarterly_verify(
+    layout: Layout, *, deployed: Path | None = None, public_key_path: Path | None = None
+) -> VerifyReport:
+    """Chain and signatures, O ⊨ Σ, ontology vs newest receipt, fresh A vs committed
+    and deployed A, golden cases on the fresh A — every difference explained."""
+    summary: list[str] = []
+    drifts: list[Drift] = []
+    chain_report = verify_chain(layout, public_key_path=public_key_path)
+    # A malformed receipt is reported below as a chain drift; only well-formed
+    # ones (typed fields) explain the other drifts.
+    chain = [v.receipt for v in chain_report.verdicts if v.receipt.well_formed]
+    for verdict in chain_report.verdicts:
+        for check in verdict.failures:
+            drifts.append(Drift("chain", verdict.receipt.path.name, check.name, check.detail))
+    drifts += [Drift("chain", "receipts/", "gap", gap) for gap in chain_report.gaps]
+    count = len(chain_report.verdicts)
+    summary.append(f"chain: {count} receipts, {'verified' if chain_report.ok else 'FAILED'}")
+    try:
+        compiled = compile_ontology(layout.ontology)
+    except ValidationFailed as exc:
+        for v in exc.report.violations:
+            drifts.append(
+                Drift("ontology", v.file or v.focus, "violation", f"{v.shape}: {v.message}")
+            )
+        summary.append(f"ontology: {len(exc.report.violations)} violation(s)")
+        return VerifyReport(tuple(summary), tuple(drifts))
+    summary.append("ontology: O ⊨ Σ")
+    newest = chain[-1] if chain else None
+    if newest is None:
+        drifts.append(Drift("ontology", "receipts/", "unrecorded", "no receipt records any build"))
+    elif newest.predicate["ontology"]["digest"] != compiled.semantic_digest:
+        recorded_files = newest.predicate["ontology"]["files"]
+        today = {s.path: s.sha256 for s in compiled.sources}
+        changed = sorted(
+            p for p in set(recorded_files) | set(today) if recorded_files.get(p) != today.get(p)
+        )
+        drifts.append(
+            Drift(
+                "ontology",
+                ", ".join(f"ontology/{p}" for p in changed) or "ontology/",
+                "uncompiled ontology change",
+                f"today's ontology digest differs from receipt {newest.path.name}; run `mu build`",
+            )
+        )
+    drifts += compare_package("enforcers", layout.enforcers, compiled, chain)
+    summary.append(f"enforcers: compared {len(compiled.files)} files with a fresh build")
+    if deployed is not None:
+        drifts += compare_package("deployed", deployed, compiled, chain)
+        summary.append(f"deployed: compared `{deployed}` with a fresh build")
+    try:
+        golden = run_golden(compiled.files, layout.golden)
+    except MuError as exc:
+        drifts.append(Drift("golden", "golden/", "unreadable suite", exc.message))
+    else:
+        for result in golden.results:
+            if not result.passed:
+                drifts.append(
+                    Drift(
+                        "golden",
+                        result.file,
+                        f"case `{result.case_id}` fails",
+                        "; ".join(result.mismatches),
+                    )
+                )
+        summary.append(f"golden: {golden.passed}/{golden.total} cases pass on the fresh A")
+    return VerifyReport(tuple(summary), tuple(drifts))

@@ -1,0 +1,1 @@
+"""μ's compiler: the ordered stages that turn O into A (`pipeline.STAGES`)."""

@@ -1,0 +1,284 @@
+"""Stage 2, validate: O ⊨ Σ with pySHACL (core shapes + the organisation's Σ).
+
+Every result is collected and reported: focus node, path, shape, message and
+the file that describes the focus node. Terms are shown compactly (`mu:`,
+`xsd:`, and the ontology's own prefixes); blank nodes are described by the
+node that points at them, because their labels are random.
+
+Σ is foreign input (a pull request, the snapshot in someone's receipt): before
+SHACL runs, shapes whose SPARQL could reach outside the ontology are refused
+(`generator.compile.shape_guard`); pySHACL then runs offline (`generator.compile.offline`) and
+within a time limit (`generator.compile.deadline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+import pyshacl
+import rdflib
+from rdflib.namespace import RDF, SH
+
+from generator.compile.deadline import TIMEOUT_ENV, DeadlineExceeded, time_limit, validation_timeout
+from generator.compile.load import LoadedOntology, parse_turtle
+from generator.compile.offline import NetworkRefused, offline
+from generator.compile.shape_guard import shape_refusals, sparql_refusals
+from generator.errors import InputError, Problem
+
+MU = rdflib.Namespace("urn:mu:v1#")
+_FIXED_PREFIXES = (
+    ("mu", str(MU)),
+    ("xsd", "http://www.w3.org/2001/XMLSchema#"),
+    ("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"),
+    ("rdfs", "http://www.w3.org/2000/01/rdf-schema#"),
+    ("sh", "http://www.w3.org/ns/shacl#"),
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed check: a SHACL result, or a condition that does not compile."""
+
+    focus: str
+    path: str | None
+    shape: str
+    message: str
+    severity: str  # "Violation" | "Warning" | "Info"
+    file: str | None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """All results of validating O against Σ, sorted; conforms iff no Violation."""
+
+    results: tuple[Violation, ...]
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        """Results of severity Violation (these fail the gate)."""
+        return tuple(r for r in self.results if r.severity == "Violation")
+
+    @property
+    def conforms(self) -> bool:
+        """True when there is no result of severity Violation."""
+        return not self.violations
+
+
+def _vocab_file(name: str) -> str:
+    return resources.files("generator.compile").joinpath("vocab", name).read_text(encoding="utf-8")
+
+
+def vocabulary_graph() -> rdflib.Graph:
+    """The mu: vocabulary (generator-owned)."""
+    return rdflib.Graph().parse(data=_vocab_file("mu.ttl"), format="turtle")
+
+
+def core_shapes_graph() -> rdflib.Graph:
+    """The core shapes that define the vocabulary (generator-owned)."""
+    return rdflib.Graph().parse(data=_vocab_file("shapes.ttl"), format="turtle")
+
+
+class Namer:
+    """Shows RDF terms compactly and deterministically for messages."""
+
+    def __init__(self, loaded: LoadedOntology) -> None:
+        self._setup(loaded.data, loaded.subject_files)
+
+    @classmethod
+    def of_graph(cls, graph: rdflib.Graph) -> Namer:
+        """A namer for any graph (e.g. one shapes file), with that graph's prefixes."""
+        namer = cls.__new__(cls)
+        namer._setup(graph, {})
+        return namer
+
+    def _setup(self, graph: rdflib.Graph, files: Mapping[str, tuple[str, ...]]) -> None:
+        self._graph = graph
+        self._files = files
+        prefixes = dict(_FIXED_PREFIXES)
+        for prefix, ns in sorted(graph.namespaces()):
+            if prefix and str(ns) not in prefixes.values():
+                prefixes.setdefault(prefix, str(ns))
+        # Longest namespace first so the most specific prefix wins.
+        self._prefixes = sorted(prefixes.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+    def term(self, node: rdflib.term.Node | None) -> str:
+        """A readable form of `node`: a prefixed name, `<iri>`, a literal, or `[]`."""
+        if node is None:
+            return ""
+        if isinstance(node, rdflib.URIRef):
+            text = str(node)
+            for prefix, ns in self._prefixes:
+                if text.startswith(ns) and text != ns:
+                    return f"{prefix}:{text[len(ns) :]}"
+            return f"<{text}>"
+        if isinstance(node, rdflib.BNode):
+            parent = self._parent(node)
+            if parent is not None:
+                return f"[] (the {self.term(parent[1])} of {self.term(parent[0])})"
+            return "[]"
+        if isinstance(node, rdflib.Literal):
+            return node.n3()
+        return str(node)
+
+    def _parent(self, node: rdflib.BNode) -> tuple[rdflib.term.Node, rdflib.term.Node] | None:
+        pairs = sorted(
+            ((s, p) for s, p in self._graph.subject_predicates(node)),
+            key=lambda sp: (isinstance(sp[0], rdflib.BNode), str(sp[0]), str(sp[1])),
+        )
+        return pairs[0] if pairs else None
+
+    def file_of(self, node: rdflib.term.Node | None) -> str | None:
+        """The first source file that describes `node` (its parent for a blank node)."""
+        seen: set[rdflib.term.Node] = set()
+        while node is not None and node not in seen:
+            seen.add(node)
+            files = self._files.get(node.n3())
+            if files:
+                return files[0]
+            if not isinstance(node, rdflib.BNode):
+                return None
+            parent = self._parent(node)
+            node = parent[0] if parent else None
+        return None
+
+
+def _one(
+    graph: rdflib.Graph, subject: rdflib.term.Node, predicate: rdflib.URIRef
+) -> rdflib.term.Node | None:
+    values = sorted(graph.objects(subject, predicate), key=str)
+    return values[0] if values else None
+
+
+def _results(report: rdflib.Graph, namer: Namer) -> Iterable[Violation]:
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        focus = _one(report, result, SH.focusNode)
+        shape = _one(report, result, SH.sourceShape)
+        component = _one(report, result, SH.sourceConstraintComponent)
+        messages = sorted(str(m) for m in report.objects(result, SH.resultMessage))
+        severity = _one(report, result, SH.resultSeverity)
+        value = _one(report, result, SH.value)
+        shape_name = (
+            namer.term(shape) if isinstance(shape, rdflib.URIRef) else namer.term(component)
+        )
+        yield Violation(
+            focus=namer.term(focus),
+            path=namer.term(_one(report, result, SH.resultPath)) or None,
+            shape=shape_name,
+            message="; ".join(messages) or "constraint not satisfied",
+            severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
+            file=namer.file_of(focus),
+            value=namer.term(value) if value is not None else None,
+        )
+
+
+def sort_key(v: Violation) -> tuple[str, str, str, str, str, str]:
+    """The order in which violations are reported: by file, focus, path, shape."""
+    return (v.file or "", v.focus, v.path or "", v.shape, v.message, v.value or "")
+
+
+def _shown(loaded: LoadedOntology, rel: str) -> str:
+    """A path the user can open: the ontology directory as they named it, plus `rel`."""
+    return (loaded.directory / rel).as_posix()
+
+
+def refuse_unsafe_shapes(loaded: LoadedOntology) -> None:
+    """Refuse, before anything runs, SPARQL that could reach outside the ontology.
+
+    Every shapes file is scanned on its own so each problem names its file;
+    the data graph is scanned for SPARQL text too (pySHACL does not run it
+    today, but nothing there needs SPARQL either). Every problem is collected,
+    then one `InputError` (exit 2) lists them all. Not violations (exit 1):
+    the shapes were never evaluated, so there is no result about O to report,
+    and a rejection receipt saying "Σ was violated" would be false; refusing
+    the input, like a malformed shape today, says what happened.
+    """
+    problems: list[Problem] = []
+    for source in loaded.shape_files:
+        graph = rdflib.Graph()
+        parse_turtle(source, graph, loaded.directory)
+        namer = Namer.of_graph(graph)
+        for refusal in shape_refusals(graph):
+            where = _shown(loaded, source.path)
+            problems.append(Problem(where, f"`{namer.term(refusal.node)}`: {refusal.reason}"))
+    data_namer = Namer(loaded)
+    for refusal in sparql_refusals(loaded.data):
+        file = data_namer.file_of(refusal.node)
+        where = _shown(loaded, file) if file else _shown(loaded, "controls")
+        problems.append(Problem(where, f"`{data_namer.term(refusal.node)}`: {refusal.reason}"))
+    if problems:
+        raise InputError(
+            f"the shapes were not evaluated: {len(problems)} problem(s) found before validation",
+            hint="SPARQL in shapes may read only the ontology being validated: remove `SERVICE`, "
+            "`FROM`, `FROM NAMED`, `LOAD` and SPARQL Update, and make every query parse",
+            problems=sorted(set(problems), key=lambda p: (p.where, p.message)),
+        )
+
+
+def _run_pyshacl(loaded: LoadedOntology) -> rdflib.Graph:
+    shapes = core_shapes_graph()
+    shapes += loaded.org_shapes
+    try:
+        _conforms, report, _text = pyshacl.validate(
+            loaded.data,
+            shacl_graph=shapes,
+            ont_graph=vocabulary_graph(),
+            inference="none",
+            advanced=True,
+            allow_warnings=True,
+            # The defaults today; explicit because either would fetch or run foreign code.
+            do_owl_imports=False,
+            js=False,
+        )
+    except NetworkRefused:
+        raise
+    except RecursionError as exc:
+        # rdflib evaluates `mu:dependsOn+` recursively: chains of ~1,500 controls exhaust it.
+        raise InputError(
+            "the ontology could not be validated: a `mu:dependsOn` chain is too deep",
+            hint="shorten dependency chains (order actions by a few anchors, not one long chain)",
+        ) from exc
+    except Exception as exc:  # pyshacl reports malformed shapes with assorted types
+        raise InputError(
+            f"the shapes could not be evaluated: {exc}",
+            hint="check the SHACL in `ontology/shapes/` (a malformed shape or SPARQL query)",
+        ) from exc
+    if not isinstance(report, rdflib.Graph):
+        # pyshacl returns a ValidationFailure object instead of a report graph
+        # when it gives up (e.g. VALUES or MINUS in a SPARQL constraint).
+        raise InputError(
+            f"pySHACL could not validate the ontology: {report}",
+            hint="check the SPARQL in `ontology/shapes/`: pySHACL refuses e.g. `VALUES`, "
+            "`MINUS` or a nested `SELECT *` in a sh:sparql constraint",
+        )
+    return report
+
+
+def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
+    """Validate O against the core shapes and the organisation's Σ; collect every result.
+
+    Σ is foreign input (a pull request, a receipt's snapshot), so it runs
+    offline (no network, no remote graphs), after `refuse_unsafe_shapes`, and
+    within `MU_VALIDATION_TIMEOUT` seconds (default 300).
+    """
+    seconds = validation_timeout()
+    subject = f"`{loaded.directory.as_posix()}`"
+    try:
+        with time_limit(seconds), offline():
+            refuse_unsafe_shapes(loaded)
+            report = _run_pyshacl(loaded)
+    except DeadlineExceeded:
+        raise InputError(
+            f"validation of {subject} did not finish within {seconds:g} s",
+            hint="a shape's SPARQL is too expensive (e.g. a cross join of every node with every "
+            f"other): simplify it; if the ontology is just large, raise `{TIMEOUT_ENV}` (seconds)",
+        ) from None
+    except NetworkRefused as exc:
+        raise InputError(
+            f"validation of {subject} tried to reach the network and was stopped: {exc}",
+            hint="a shape's SPARQL or another part of the shapes asks for remote data; remove it",
+        ) from None
+    namer = Namer(loaded)
+    return ValidationReport(tuple(sorted(set(_results(report, namer)), key=sort_key)))

@@ -1,0 +1,192 @@
+"""Boundary cases generated from the ontology itself, for `mu upgrade-check`.
+
+Behaviour changes hide at edges, so for every control we probe them: each
+approval threshold ± the smallest currency unit and exactly at it, with every
+authority level; each condition's literals and their neighbours; every party
+identity pattern of each segregation rule. Cases are a pure function of the
+ontology: same ontology, same cases, same order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from generator.compile.conditions import parse_condition
+from generator.compile.conditions.ast import (
+    And,
+    BoolLit,
+    Compare,
+    DecimalLit,
+    FieldRef,
+    In,
+    IntLit,
+    Name,
+    Not,
+    Or,
+    SetLit,
+    StrLit,
+)
+from generator.compile.model import Ontology, TransactionType
+
+# ISO 4217 minor units that differ from two; every other currency steps by 0.01.
+MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
+MAX_COMBINATIONS = 243  # per condition; 3 values for each of 5 fields
+PLACEHOLDER = {"string": "XX", "integer": 0, "boolean": False, "decimal": "0.00"}
+
+
+@dataclass(frozen=True)
+class BoundaryCase:
+    """One generated transaction and why it exists."""
+
+    case_id: str
+    description: str
+    transaction: dict[str, Any]
+
+
+def unit(currency: str) -> Decimal:
+    """The smallest unit of a currency (0.01 for most)."""
+    return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+
+
+def _set(tx: dict[str, Any], path: str, value: Any) -> None:
+    node = tx
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def base_transaction(ontology: Ontology, ttype: TransactionType) -> dict[str, Any]:
+    """A valid, unremarkable transaction of `ttype`: distinct parties, the top authority."""
+    currencies = sorted(
+        {
+            c.currency
+            for c in ontology.controls
+            if c.kind == "approval" and c.currency and ttype.type_id in c.applies_to
+        }
+    )
+    top = ontology.authority_levels[-1].code if ontology.authority_levels else "L1"
+    tx: dict[str, Any] = {
+        "id": f"boundary-{ttype.type_id}",
+        "type": ttype.type_id,
+        "amount": "0.00",
+        "currency": currencies[0] if currencies else "USD",
+        "initiator": {"id": "initiator-1"},
+        "approver": {"id": "approver-1", "authority": top},
+        "executor": {"id": "executor-1"},
+    }
+    for f in ttype.fields:
+        value = top if f.datatype == "authority" else PLACEHOLDER[f.datatype]
+        _set(tx, f.path, value)
+    return tx
+
+
+def _literals(node: object) -> Iterator[tuple[str, object]]:
+    """(field path, literal) pairs a condition compares, with authority names as codes."""
+    if isinstance(node, And | Or):
+        for operand in node.operands:
+            yield from _literals(operand)
+    elif isinstance(node, Not):
+        yield from _literals(node.operand)
+    elif isinstance(node, Compare):
+        for field, lit in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(field, FieldRef | Name):
+                path = field.path if isinstance(field, FieldRef) else field.name
+                yield from _literal_values(path, lit)
+    elif isinstance(node, In) and isinstance(node.left, FieldRef | Name):
+        path = node.left.path if isinstance(node.left, FieldRef) else node.left.name
+        for item in node.right.items if isinstance(node.right, SetLit) else ():
+            yield from _literal_values(path, item)
+    elif isinstance(node, FieldRef):
+        yield (node.path, True)
+
+
+def _literal_values(path: str, lit: object) -> Iterator[tuple[str, object]]:
+    if isinstance(lit, DecimalLit | IntLit | StrLit | BoolLit):
+        yield (path, lit.value)
+    elif isinstance(lit, Name):
+        yield (path, lit.name)
+
+
+def _neighbours(value: object, datatype: str, currency: str) -> list[object]:
+    if datatype == "decimal" and isinstance(value, Decimal | int):
+        step = unit(currency)
+        return [
+            f"{Decimal(value) + d:f}" for d in (-step, Decimal(0), step) if Decimal(value) + d >= 0
+        ]
+    if datatype == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return [value - 1, value, value + 1]
+    if datatype == "boolean":
+        return [True, False]
+    if datatype == "string" and isinstance(value, str):
+        return [value, value + "X", value.lower() if value.lower() != value else value.upper()]
+    return [value]
+
+
+def boundary_cases(ontology: Ontology) -> tuple[BoundaryCase, ...]:
+    """Every boundary case of the ontology, deterministically ordered and named."""
+    cases: list[BoundaryCase] = []
+    codes = [a.code for a in ontology.authority_levels]
+
+    def add(case_id: str, description: str, tx: dict[str, Any]) -> None:
+        cases.append(BoundaryCase(f"{case_id}#{len(cases):05d}", description, tx))
+
+    for ttype in ontology.transaction_types:
+        base = base_transaction(ontology, ttype)
+        datatypes = {f.path: f.datatype for f in ttype.fields}
+        datatypes.update(amount="decimal", currency="string")
+        datatypes["approver.authority"] = "authority"
+        for code in codes:
+            tx = _copy(base)
+            tx["approver"]["authority"] = code
+            add(f"{ttype.type_id}:authority:{code}", f"approver authority {code}", tx)
+        for control in ontology.controls:
+            if ttype.type_id not in control.applies_to:
+                continue
+            cid = control.control_id
+            if control.kind == "approval" and control.amount_threshold is not None:
+                currency = control.currency or "USD"
+                for amount in _neighbours(control.amount_threshold, "decimal", currency):
+                    for code in codes:
+                        tx = _copy(base)
+                        tx.update(amount=amount, currency=currency)
+                        tx["approver"]["authority"] = code
+                        add(f"{cid}:amount:{amount}:{code}", f"{amount} {currency}, {code}", tx)
+            if control.kind == "segregation":
+                parties = ("initiator", "approver", "executor")
+                for pattern in ((0, 1, 2), (0, 0, 1), (0, 1, 0), (0, 1, 1), (0, 0, 0)):
+                    tx = _copy(base)
+                    for party, who in zip(parties, pattern, strict=True):
+                        tx[party]["id"] = f"person-{who}"
+                    add(f"{cid}:parties:{pattern}", f"party identities {pattern}", tx)
+            if control.when:
+                # Every combination of each field's literal neighbourhood, so that a
+                # conjunction's edge is reached with its other parts true.
+                candidates: dict[str, list[object]] = {}
+                for path, value in _literals(parse_condition(control.when)):
+                    datatype = datatypes.get(path, "string")
+                    values = (
+                        list(codes)
+                        if datatype == "authority"
+                        else _neighbours(value, datatype, str(base["currency"]))
+                    )
+                    known = candidates.setdefault(path, [])
+                    known += [v for v in values if v not in known]
+                paths = sorted(candidates)
+                for combo in itertools.islice(
+                    itertools.product(*(candidates[p] for p in paths)), MAX_COMBINATIONS
+                ):
+                    tx = _copy(base)
+                    for path, candidate in zip(paths, combo, strict=True):
+                        _set(tx, path, candidate)
+                    label = ", ".join(f"{p}={v}" for p, v in zip(paths, combo, strict=True))
+                    add(f"{cid}:when:{label}", label, tx)
+    return tuple(cases)
+
+
+def _copy(tx: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copy(v) if isinstance(v, dict) else v for k, v in tx.items()}

@@ -1,0 +1,146 @@
+"""`mu upgrade-check`: before a new generator ships, prove it keeps behaviour.
+
+Regenerate A with this generator, compare it with the deployed A module by
+module (bytes may change: headers name the version), and compare decisions on
+the golden suite plus the generated boundary cases. Behaviour must be equal
+on every case; the signed upgrade receipt records the verdict either way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.compile.pipeline import compile_ontology
+from generator.errors import InputError
+from generator.files import compare_trees, read_tree, write_tree_atomic
+from generator.hashing import sha256_hex
+from generator.layout import Layout
+from generator.operate.boundary import boundary_cases
+from generator.provenance.identity import this_generator
+from generator.provenance.receipt import newest, statement, store, subjects
+from generator.provenance.signing import Signer
+from generator.run.enforcers import load_enforcers
+from generator.run.golden import load_suite
+from generator.run.reference import ReferenceDecision, summarize_enforcer_decision
+
+UPGRADE_TYPE = "urn:mu:v1#Upgrade"
+
+
+@dataclass(frozen=True)
+class CaseDifference:
+    """A case on which the deployed and the regenerated A decide differently."""
+
+    case_id: str
+    description: str
+    deployed: ReferenceDecision
+    regenerated: ReferenceDecision
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    """Module byte changes, behaviour on every case, and the upgrade receipt."""
+
+    old_generator: dict[str, Any]
+    new_generator: dict[str, Any]
+    modules_changed: tuple[str, ...]
+    modules_added: tuple[str, ...]
+    modules_removed: tuple[str, ...]
+    cases: int
+    differences: tuple[CaseDifference, ...]
+    receipt: Path | None
+
+    @property
+    def equivalent(self) -> bool:
+        """Same decision on every case."""
+        return not self.differences
+
+
+def _old_generator(layout: Layout, deployed: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((deployed / "MANIFEST.json").read_text(encoding="utf-8"))
+        old = dict(manifest["generator"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"`{deployed}` has no readable MANIFEST.json",
+            hint="point --deployed at a generated enforcer package",
+        ) from exc
+    receipt = newest(layout.receipts)  # well formed, or refused: its fields are typed
+    if receipt is not None:
+        pinned = receipt.predicate["generator"]
+        if pinned["version"] == old.get("version"):
+            old["source_sha256"] = pinned["source_sha256"]
+    return old
+
+
+def compare_behaviour(
+    deployed: Path, regenerated: Path, cases: Sequence[tuple[str, str, Any]]
+) -> tuple[CaseDifference, ...]:
+    """Decide every case with both packages; the cases where they differ."""
+    old, new = load_enforcers(deployed), load_enforcers(regenerated)
+    out = []
+    for case_id, description, tx in cases:
+        a, b = summarize_enforcer_decision(old, tx), summarize_enforcer_decision(new, tx)
+        if a != b:
+            out.append(CaseDifference(case_id, description, a, b))
+    return tuple(out)
+
+
+def upgrade_check(
+    layout: Layout, *, deployed: Path | None = None, signer: Signer | None = None
+) -> UpgradeReport:
+    """Regenerate, compare modules and behaviour, and write the signed upgrade receipt."""
+    deployed = (deployed or layout.enforcers).resolve()
+    old_generator = _old_generator(layout, deployed)
+    compiled = compile_ontology(layout.ontology)
+    suite = load_suite(layout.golden)
+    cases = [(c.case_id, c.description, c.transaction) for c in suite.cases]
+    cases += [(b.case_id, b.description, b.transaction) for b in boundary_cases(compiled.ontology)]
+    diff = compare_trees(read_tree(deployed), compiled.files)
+    with tempfile.TemporaryDirectory(prefix="mu-upgrade-") as scratch:
+        fresh = Path(scratch) / "enforcers"
+        write_tree_atomic(fresh, compiled.files)
+        differences = compare_behaviour(deployed, fresh, cases)
+    new_generator = this_generator().to_dict()
+    report = UpgradeReport(
+        old_generator=old_generator,
+        new_generator=new_generator,
+        modules_changed=diff.changed,
+        modules_added=diff.added,
+        modules_removed=diff.removed,
+        cases=len(cases),
+        differences=differences,
+        receipt=None,
+    )
+    if signer is None:
+        return report
+    predicate = {
+        "old_generator": old_generator,
+        "new_generator": new_generator,
+        "ontology": {"digest": compiled.semantic_digest},
+        "modules": {
+            "changed": list(diff.changed),
+            "added": list(diff.added),
+            "removed": list(diff.removed),
+        },
+        "cases": len(cases),
+        "equivalent": report.equivalent,
+        "differences": [
+            {
+                "case": d.case_id,
+                "deployed": d.deployed.to_dict(),
+                "regenerated": d.regenerated.to_dict(),
+            }
+            for d in differences
+        ],
+    }
+    payload = statement(subjects("enforcers", compiled.files), UPGRADE_TYPE, predicate)
+    envelope = signer.sign(payload)
+    name = f"{sha256_hex(payload)[:12]}.json"
+    path = store(layout.receipts / "upgrades", name, envelope)
+    return dataclasses.replace(report, receipt=path)

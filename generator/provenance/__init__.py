@@ -1,0 +1,1 @@
+"""Evidence: keys, DSSE, trust, statements, snapshots, approvals and their checks."""

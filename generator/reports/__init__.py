@@ -1,0 +1,1 @@
+"""Rendering results as text, JSON, Markdown and SARIF; only `cli.py` prints them."""

@@ -1,0 +1,307 @@
+"""Renderers: results → text, JSON or SARIF strings. Pure functions, no I/O.
+
+`cli.py` picks a renderer by `--format` and prints what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from generator import NAME, __version__
+from generator.build.build import BuildResult
+from generator.compile.pipeline import Checked, GenerateResult
+from generator.compile.validate import ValidationReport, Violation
+from generator.errors import MuError
+from generator.review.rollback import RollbackResult
+from generator.run.golden import GoldenReport
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVEL = {"Violation": "error", "Warning": "warning", "Info": "note"}
+
+
+def to_json(value: Any) -> str:
+    """Stable, readable JSON (sorted keys, two-space indent)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def error_text(err: MuError) -> str:
+    """`error: …` with every problem and the hint, for stderr."""
+    lines = [f"error: {err.message}"]
+    for p in err.problems:
+        lines.append(f"  - {p.where}: {p.message}")
+        if p.hint:
+            lines.append(f"    hint: {p.hint}")
+    if err.hint:
+        lines.append(f"hint: {err.hint}")
+    return "\n".join(lines)
+
+
+def error_json(err: MuError) -> str:
+    """The error as JSON, for `--format json`."""
+    problems = [{"where": p.where, "message": p.message, "hint": p.hint} for p in err.problems]
+    return to_json({"error": err.message, "hint": err.hint, "problems": problems, "code": err.code})
+
+
+def _violation_dict(v: Violation, prefix: str) -> dict[str, Any]:
+    return {
+        "focus": v.focus,
+        "path": v.path,
+        "shape": v.shape,
+        "message": v.message,
+        "severity": v.severity,
+        "file": f"{prefix}{v.file}" if v.file else None,
+        "value": v.value,
+    }
+
+
+def violation_line(v: Violation, prefix: str = "") -> str:
+    """One violation on one line: file, focus, path, shape, message."""
+    where = f"{prefix}{v.file}: " if v.file else ""
+    path = f" (path {v.path})" if v.path else ""
+    value = f" value {v.value}" if v.value else ""
+    return f"{where}{v.focus}{path} [shape {v.shape}]{value}: {v.message}"
+
+
+def validation_text(report: ValidationReport, prefix: str, summary: str) -> str:
+    """The report for a terminal: a verdict line, then every result."""
+    violations = report.violations
+    lines = [
+        f"ok: the ontology conforms ({summary})"
+        if report.conforms
+        else f"error: the ontology does not conform: {len(violations)} violation(s)"
+    ]
+    for v in report.results:
+        lines.append(f"  - {v.severity.lower()}: {violation_line(v, prefix)}")
+    if not report.conforms:
+        lines.append("hint: fix every violation listed, then run `mu validate` again")
+    return "\n".join(lines)
+
+
+def validation_json(report: ValidationReport, prefix: str) -> str:
+    """The report as JSON: `conforms` and every result."""
+    results = [_violation_dict(v, prefix) for v in report.results]
+    return to_json({"conforms": report.conforms, "violations": results})
+
+
+def validation_sarif(report: ValidationReport, prefix: str) -> str:
+    """The report as SARIF 2.1.0, for code-scanning annotations on pull requests."""
+    rules = sorted({v.shape for v in report.results})
+    results = []
+    for v in report.results:
+        result: dict[str, Any] = {
+            "ruleId": v.shape,
+            "level": SARIF_LEVEL.get(v.severity, "error"),
+            "message": {"text": f"{v.focus}: {v.message}"},
+            "locations": [
+                {
+                    "logicalLocations": [{"name": v.focus, "kind": "resource"}],
+                    **(
+                        {"physicalLocation": {"artifactLocation": {"uri": f"{prefix}{v.file}"}}}
+                        if v.file
+                        else {}
+                    ),
+                }
+            ],
+        }
+        results.append(result)
+    run = {
+        "tool": {
+            "driver": {
+                "name": NAME,
+                "version": __version__,
+                "rules": [{"id": r, "name": r} for r in rules],
+            }
+        },
+        "results": results,
+    }
+    return to_json({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]})
+
+
+def checked_summary(checked: Checked) -> str:
+    """`N controls, N transaction types` for a conforming ontology."""
+    if checked.ontology is None:
+        return ""
+    o = checked.ontology
+    return f"{len(o.controls)} controls, {len(o.transaction_types)} transaction types"
+
+
+def generate_text(result: GenerateResult, check_only: bool) -> str:
+    """What `mu generate` did, or (with --check) what differs on disk."""
+    diff = result.diff
+    n = len(result.compiled.files)
+    if check_only:
+        if diff.clean:
+            return f"ok: `{result.output}` is up to date ({n} files)"
+        lines = [f"error: `{result.output}` differs from what the ontology compiles to"]
+        lines += [f"  - changed: {p}" for p in diff.changed]
+        lines += [f"  - missing: {p}" for p in diff.removed]
+        lines += [f"  - unexpected: {p}" for p in diff.added]
+        lines.append("hint: run `mu generate` and commit `enforcers/`; never edit it by hand")
+        return "\n".join(lines)
+    if not result.written:
+        return f"ok: `{result.output}` already up to date ({n} files)"
+    changed = len(diff.changed) + len(diff.removed)
+    return f"ok: wrote `{result.output}` ({n} files, {changed} changed or new)"
+
+
+def generate_json(result: GenerateResult) -> str:
+    """`mu generate` as JSON."""
+    d = result.diff
+    return to_json(
+        {
+            "output": str(result.output),
+            "written": result.written,
+            "up_to_date": d.clean,
+            "changed": list(d.changed),
+            "missing": list(d.removed),
+            "unexpected": list(d.added),
+            "files": len(result.compiled.files),
+            "ontology_digest": result.compiled.semantic_digest,
+        }
+    )
+
+
+def golden_dict(report: GoldenReport) -> dict[str, Any]:
+    """A golden report as plain data."""
+    return {
+        "suite_digest": report.suite_digest,
+        "passed": report.passed,
+        "failed": report.failed,
+        "total": report.total,
+        "coverage_percent": round(report.coverage_percent, 2),
+        "cases": [
+            {
+                "id": r.case_id,
+                "file": r.file,
+                "passed": r.passed,
+                "outcome": r.outcome,
+                "reasons": list(r.reasons),
+                "actions": list(r.actions),
+                "mismatches": list(r.mismatches),
+            }
+            for r in report.results
+        ],
+        "coverage": [
+            {
+                "control": c.control_id,
+                "fired": c.fired,
+                "not_fired": c.not_fired,
+                "covered": c.covered,
+            }
+            for c in report.coverage
+        ],
+    }
+
+
+def golden_text(report: GoldenReport, verbose: bool = False) -> str:
+    """The golden run for a terminal: failures, coverage gaps, and a closing count line."""
+    lines = []
+    for r in report.results:
+        if not r.passed:
+            lines.append(f"FAIL {r.case_id} ({r.file})")
+            lines += [f"  - {m}" for m in r.mismatches]
+        elif verbose:
+            lines.append(f"ok   {r.case_id}: {r.outcome}")
+    covered = sum(1 for c in report.coverage if c.covered)
+    lines.append(
+        f"coverage: {covered}/{len(report.coverage)} controls covered on every side of their rule "
+        f"({report.coverage_percent:.0f}%)"
+    )
+    for c in report.coverage:
+        if not c.covered:
+            side = "never fires" if c.fired == 0 else "never applies without firing"
+            lines.append(f"  - `{c.control_id}` {side} (fired {c.fired}, not fired {c.not_fired})")
+    lines.append(f"golden: {report.passed} passed, {report.failed} failed, {report.total} total")
+    return "\n".join(lines)
+
+
+def gates_text(result: BuildResult) -> str:
+    """The build's gates, one a line, the verdict, and which receipt records it."""
+    lines = ["mu build"]
+    for g in result.run.gates:
+        lines.append(f"  {g.name:<12} {g.status}  {g.detail}")
+    if result.ok:
+        n = len(result.run.compiled.files) if result.run.compiled else 0
+        lines.append(f"build passed: enforcers/ written ({n} files)")
+        if result.already_recorded:
+            lines.append(f"receipt: unchanged since `{result.receipt}`")
+        else:
+            lines.append(f"receipt: `{result.receipt}` (statement sha256:{result.receipt_digest})")
+    else:
+        lines.append("build failed: nothing was generated")
+        lines.append(f"rejection receipt: `{result.rejection}`")
+    if result.signer.development:
+        lines.append(
+            f"WARNING: signed with the local development key `{result.signer.path}` "
+            f"(keyid {result.signer.keyid[:12]}); such receipts are NOT trusted. "
+            "Sign releases with `mu build --sign-key KEY` (see `mu keygen`, `mu trust add`)."
+        )
+    return "\n".join(lines)
+
+
+def build_json(result: BuildResult) -> str:
+    """The build as JSON."""
+    data: dict[str, Any] = {
+        "ok": result.ok,
+        "gates": {g.name: {"status": g.status, "detail": g.detail} for g in result.run.gates},
+        "written": result.written,
+        "receipt": str(result.receipt) if result.receipt else None,
+        "statement_digest": result.receipt_digest,
+        "already_recorded": result.already_recorded,
+        "rejection": str(result.rejection) if result.rejection else None,
+        "signer": {"keyid": result.signer.keyid, "development": result.signer.development},
+    }
+    if result.run.compiled:
+        data["ontology_digest"] = result.run.compiled.semantic_digest
+    if result.run.golden:
+        data["golden"] = golden_dict(result.run.golden)
+    return to_json(data)
+
+
+def decision_text(decision: dict[str, Any]) -> str:
+    """A decision for a terminal: outcome, reasons, actions."""
+    lines = [str(decision.get("outcome"))]
+    for reason in decision.get("reasons", []):
+        lines.append(f"  {reason['effect']:<7} {reason['control_id']}: {reason['message']}")
+    for action in decision.get("actions", []):
+        targets = ", ".join(action.get("targets", []))
+        lines.append(f"  action  {action['kind']} {action['control_id']} -> {targets}")
+    return "\n".join(lines)
+
+
+def lines_of(items: Sequence[str]) -> str:
+    """Join lines for printing."""
+    return "\n".join(items)
+
+
+def rollback_dict(result: RollbackResult) -> dict[str, Any]:
+    """A rollback as plain data."""
+    d = result.enforcers_diff
+    return {
+        "receipt": str(result.receipt.path),
+        "statement_digest": result.receipt.digest,
+        "output": str(result.output),
+        "files": result.files,
+        "changed": list(d.changed),
+        "added": list(d.removed),  # absent before, present now
+        "removed": list(d.added),
+        "restored_sources": result.restored_sources,
+    }
+
+
+def rollback_text(result: RollbackResult) -> str:
+    """What a rollback proved and wrote."""
+    d = result.enforcers_diff
+    lines = [
+        f"ok: `{result.output}` is now exactly what receipt `{result.receipt.path.name}` "
+        f"records ({result.files} files, every sha256 checked)",
+        f"  {len(d.changed)} changed, {len(d.removed)} restored, {len(d.added)} removed",
+    ]
+    if result.restored_sources:
+        lines.append(
+            "  ontology/ and golden/ restored from its snapshot; run `mu build` to record "
+            "the rollback in the receipt chain"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,347 @@
+"""Renderers of `mu diff`: a `DiffReport` → text, JSON or markdown. Pure functions.
+
+Sides are shown as the user named them (never the scratch copies), so the
+output of a given change is byte-for-byte the same on every machine; the
+markdown is meant to be posted as a pull request comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from generator.reports.common import to_json
+from generator.review.diff import (
+    DiffReport,
+    Flip,
+    OutcomeSummary,
+    PropertyChange,
+    SchemaChange,
+    Value,
+)
+
+SCHEMA_KINDS = (
+    ("transaction_types", "transaction type"),
+    ("authority_levels", "authority level"),
+    ("roles", "role"),
+    ("shapes", "shape"),
+)
+
+
+def _schema_items(report: DiffReport) -> list[tuple[str, SchemaChange]]:
+    return [(label, c) for name, label in SCHEMA_KINDS for c in getattr(report.schema, name)]
+
+
+def _json_value(value: Value) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _props(props: Sequence[PropertyChange]) -> list[dict[str, Any]]:
+    return [
+        {"property": p.property, "old": _json_value(p.old), "new": _json_value(p.new)}
+        for p in props
+    ]
+
+
+def _outcome_dict(o: OutcomeSummary) -> dict[str, Any]:
+    return {
+        "outcome": o.outcome,
+        "reasons": list(o.reasons),
+        "actions": list(o.actions),
+        "fields": list(o.fields),
+    }
+
+
+def _flip_dict(f: Flip) -> dict[str, Any]:
+    return {
+        "case_id": f.case_id,
+        "file": f.file,
+        "description": f.description,
+        "old": _outcome_dict(f.old),
+        "new": _outcome_dict(f.new),
+    }
+
+
+def diff_dict(report: DiffReport) -> dict[str, Any]:
+    """The report as plain data (the JSON format)."""
+    schema = {
+        name: [
+            {"key": c.key, "status": c.status, "properties": _props(c.properties)}
+            for c in getattr(report.schema, name)
+        ]
+        for name, _ in SCHEMA_KINDS
+    }
+    m = report.modules
+    return {
+        "old": {"spec": report.old.spec, "kind": report.old.kind},
+        "new": {"spec": report.new.spec, "kind": report.new.kind},
+        "ok": report.ok,
+        "controls": [
+            {"control_id": c.control_id, "status": c.status, "properties": _props(c.properties)}
+            for c in report.controls
+        ],
+        "schema": schema,
+        "modules": {
+            "changed": list(m.changed),
+            "added": list(m.added),
+            "removed": list(m.removed),
+            "identical": list(m.identical),
+        },
+        "flips": [_flip_dict(f) for f in report.flips],
+        "cases_run": report.cases_run,
+        "blast_radius": {
+            "modules": list(report.blast_modules),
+            "changed": report.blast_count,
+            "total": report.blast_total,
+            "fraction": round(report.blast_radius, 6),
+            "ratio": f"{report.blast_count}/{report.blast_total}",
+            "max": report.max_blast_radius,
+        },
+    }
+
+
+def diff_json(report: DiffReport) -> str:
+    """The report as stable JSON (sorted keys)."""
+    return to_json(diff_dict(report))
+
+
+def _n(count: int, noun: str) -> str:
+    """`1 control`, `2 controls`: counts read as sentences in a pull request."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.1f}%"
+
+
+def _count(report: DiffReport, status: str) -> int:
+    return sum(1 for c in report.controls if c.status == status)
+
+
+def _value_text(value: Value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ", ".join(value) if value else "(empty)"
+    return str(value)
+
+
+def _outcome_text(o: OutcomeSummary) -> str:
+    details = []
+    if o.fields:
+        details.append(f"invalid fields: {', '.join(o.fields)}")
+    if o.reasons:
+        details.append(f"reasons: {', '.join(o.reasons)}")
+    if o.actions:
+        details.append(f"actions: {', '.join(o.actions)}")
+    return o.outcome + (f" ({'; '.join(details)})" if details else "")
+
+
+def _limit_line(report: DiffReport) -> str | None:
+    limit = report.max_blast_radius
+    if limit is None:
+        return None
+    if report.ok:
+        return f"ok: blast radius within the limit {_percent(limit)}"
+    return (
+        f"error: blast radius {_percent(report.blast_radius)} exceeds the limit "
+        f"{_percent(limit)}\nhint: split the change, or raise `--max-blast-radius` "
+        "if this reach is intended"
+    )
+
+
+def _property_lines(props: Sequence[PropertyChange], status: str) -> list[str]:
+    lines = []
+    for p in props:
+        if p.property == "triples":
+            # A shape's triples read best as a line diff: `-` only in OLD, `+` only in NEW.
+            old = p.old if isinstance(p.old, tuple) else ()
+            new = p.new if isinstance(p.new, tuple) else ()
+            lines += [f"    - {t}" for t in old] + [f"    + {t}" for t in new]
+        elif status == "added":
+            lines.append(f"    {p.property}: {_value_text(p.new)}")
+        elif status == "removed":
+            lines.append(f"    {p.property}: {_value_text(p.old)}")
+        else:
+            lines.append(f"    {p.property}: {_value_text(p.old)} → {_value_text(p.new)}")
+    return lines
+
+
+def diff_text(report: DiffReport) -> str:
+    """The report for a terminal: each section with its items, then the blast radius."""
+    old, new = report.old, report.new
+    lines = [
+        f"mu diff `{old.spec}` ({old.kind}) → `{new.spec}` ({new.kind})",
+        f"controls: {_count(report, 'changed')} changed, {_count(report, 'added')} added, "
+        f"{_count(report, 'removed')} removed",
+    ]
+    for c in report.controls:
+        lines.append(f"  {c.status} {c.control_id}")
+        lines += _property_lines(c.properties, c.status)
+    schema = _schema_items(report)
+    lines.append(f"schema: {_n(len(schema), 'change')}" if schema else "schema: no changes")
+    for label, s in schema:
+        lines.append(f"  {s.status} {label} {s.key}")
+        lines += _property_lines(s.properties, s.status)
+    m = report.modules
+    lines.append(
+        f"enforcer files: {len(m.changed)} changed, {len(m.added)} added, "
+        f"{len(m.removed)} removed, {len(m.identical)} byte-identical"
+    )
+    for status, paths in (("changed", m.changed), ("added", m.added), ("removed", m.removed)):
+        lines += [f"  {status} {p}" for p in paths]
+    flips = f"{len(report.flips)} of {_n(report.cases_run, 'golden case')}"
+    lines.append(f"decisions: {flips} flip")
+    for f in report.flips:
+        lines.append(f"  {f.case_id} ({f.file})")
+        lines.append(f"    old: {_outcome_text(f.old)}")
+        lines.append(f"    new: {_outcome_text(f.new)}")
+    lines.append(
+        f"blast radius: {report.blast_count}/{report.blast_total} control modules "
+        f"({_percent(report.blast_radius)})"
+    )
+    limit = _limit_line(report)
+    if limit:
+        lines.append(limit)
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell: no pipes, no line breaks."""
+    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def _code(text: str) -> str:
+    # A value holding backticks needs a longer fence (CommonMark code spans).
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return _cell(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def _value_md(value: Value, sep: str = ", ") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _code("true" if value else "false")
+    if isinstance(value, tuple):
+        return sep.join(_code(v) for v in value) if value else "(empty)"
+    return _code(str(value))
+
+
+def _change_rows(first: list[str], status: str, props: Sequence[PropertyChange]) -> list[str]:
+    """One row per property; the item's name only on the first (it reads as a group)."""
+    rows = []
+    for i, p in enumerate(props or (PropertyChange("", None, None),)):
+        lead = first if i == 0 else ["" for _ in first]
+        sep = "<br>" if p.property == "triples" else ", "
+        cells = [
+            *lead,
+            status if i == 0 else "",
+            _code(p.property) if p.property else "",
+            _value_md(p.old, sep),
+            _value_md(p.new, sep),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def _outcome_md(o: OutcomeSummary) -> str:
+    parts = [f"**{o.outcome}**"]
+    if o.fields:
+        parts.append("invalid: " + ", ".join(_code(x) for x in o.fields))
+    if o.reasons:
+        parts.append("reasons: " + ", ".join(_code(x) for x in o.reasons))
+    if o.actions:
+        parts.append("actions: " + ", ".join(_code(x) for x in o.actions))
+    return "<br>".join(parts)
+
+
+def _summary_md(report: DiffReport) -> str:
+    m = report.modules
+    touched = len(m.changed) + len(m.added) + len(m.removed)
+    files = touched + len(m.identical)
+    controls = (
+        f"{_n(_count(report, 'changed'), 'control')} changed, {_count(report, 'added')} added, "
+        f"{_count(report, 'removed')} removed"
+    )
+    verdict = "" if report.max_blast_radius is None else (" ✅" if report.ok else " ❌")
+    return (
+        f"**{controls} · {touched} of {files} enforcer files differ · "
+        f"{len(report.flips)} of {report.cases_run} golden decisions flip · "
+        f"blast radius {report.blast_count}/{report.blast_total} "
+        f"({_percent(report.blast_radius)})**{verdict}"
+    )
+
+
+def _modules_md(report: DiffReport) -> list[str]:
+    m = report.modules
+    out = ["### Enforcer modules", ""]
+    rows = [
+        (p, s)
+        for s, paths in (("changed", m.changed), ("added", m.added), ("removed", m.removed))
+        for p in paths
+    ]
+    if rows:
+        out += ["| module | change |", "|---|---|"]
+        out += [f"| {_code(p)} | {s} |" for p, s in sorted(rows)]
+    else:
+        out.append("_Every generated file is byte-identical._")
+    if m.identical:
+        out += [
+            "",
+            f"<details><summary>{_n(len(m.identical), 'file')} byte-identical</summary>",
+            "",
+            ", ".join(_code(p) for p in m.identical),
+            "",
+            "</details>",
+        ]
+    return out
+
+
+def diff_markdown(report: DiffReport) -> str:
+    """The report as a pull request comment: a summary line, then one table per section."""
+    out = [
+        f"## mu diff {_code(report.old.spec)} → {_code(report.new.spec)}",
+        "",
+        _summary_md(report),
+        "",
+        "### Control changes",
+        "",
+    ]
+    if report.controls:
+        out += ["| control | change | property | old | new |", "|---|---|---|---|---|"]
+        for c in report.controls:
+            out += _change_rows([_code(c.control_id)], c.status, c.properties)
+    else:
+        out.append("_No control changed._")
+    schema = _schema_items(report)
+    out += ["", "### Schema changes", ""]
+    if schema:
+        out += ["| kind | item | change | property | old | new |", "|---|---|---|---|---|---|"]
+        for label, s in schema:
+            out += _change_rows([label, _code(s.key)], s.status, s.properties)
+    else:
+        out.append("_No change to transaction types, authority levels, roles or shapes._")
+    out += ["", *_modules_md(report), "", "### Decisions that flip", ""]
+    if report.flips:
+        out += ["| case | description | old | new |", "|---|---|---|---|"]
+        for f in report.flips:
+            case = f"{_code(f.case_id)}<br><sub>{_cell(f.file)}</sub>"
+            cells = [case, _cell(f.description), _outcome_md(f.old), _outcome_md(f.new)]
+            out.append("| " + " | ".join(cells) + " |")
+    else:
+        out.append(f"_None of the {report.cases_run} golden cases changes its decision._")
+    out += ["", "### Blast radius", ""]
+    line = (
+        f"**{report.blast_count}/{report.blast_total}** control modules "
+        f"({_percent(report.blast_radius)})"
+    )
+    if report.blast_modules:
+        line += ": " + ", ".join(_code(p) for p in report.blast_modules)
+    out.append(line)
+    if report.max_blast_radius is not None:
+        state = "✅ within" if report.ok else "❌ exceeds"
+        out += ["", f"{state} the limit of {_percent(report.max_blast_radius)}."]
+    return "\n".join(out) + "\n"

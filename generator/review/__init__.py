@@ -1,0 +1,1 @@
+"""The reviewer's commands: `mu diff` (and its sides), `mu rollback`."""

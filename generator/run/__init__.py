@@ -1,0 +1,1 @@
+"""Running an enforcer package: loading, golden cases, one decision, the reference."""

@@ -1,0 +1,375 @@
+"""The reference evaluator: SPEC §3 decision semantics read straight off `model.Ontology`.
+
+`mu diagnose` tells a generator defect from an ontology problem by comparing a
+generated enforcer package with this module. That comparison only means
+something if the two share nothing that could be wrong in the same way, so this
+module uses neither the runtime template nor the condition emitter nor any
+generated code: it takes the condition *parser* (the AST is the meaning of the
+text) and walks the tree itself. It is meant to be slow, small and obviously
+right, never to be deployed.
+
+    decision = reference_decide(ontology, transaction)
+    observed = summarize_enforcer_decision(load_enforcers(path), transaction)
+    assert decision == observed
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+from generator.compile.conditions import ast as cond
+from generator.compile.conditions.parser import parse_condition
+from generator.compile.model import CORE_FIELDS, Control, FieldDef, Ontology, TransactionType
+
+# SPEC: money travels as a string in plain decimal notation; `[0-9]` with
+# re.ASCII keeps out other digit scripts that Decimal() would happily accept.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+_NUMBERS = frozenset({"decimal", "integer"})
+_LITERAL_KINDS: dict[type, str] = {
+    cond.StrLit: "string",
+    cond.BoolLit: "boolean",
+    cond.IntLit: "integer",
+    cond.DecimalLit: "decimal",
+}
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@dataclass(frozen=True)
+class ReferenceDecision:
+    """A decision reduced to what both evaluators must agree on.
+
+    `reasons` are (control id, effect) sorted by control id; `actions` are
+    (kind, control id) with kind `notify` or `ledger`, in action order;
+    `invalid_fields` are the sorted field paths named when `outcome` is
+    `INVALID` ("" stands for the transaction as a whole).
+    """
+
+    outcome: str
+    reasons: tuple[tuple[str, str], ...] = ()
+    actions: tuple[tuple[str, str], ...] = ()
+    invalid_fields: tuple[str, ...] = ()
+    # Set only for a generated package that could not decide (outcome `ERROR`).
+    error: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-able data."""
+        return {
+            "outcome": self.outcome,
+            "reasons": [list(r) for r in self.reasons],
+            "actions": [list(a) for a in self.actions],
+            "invalid_fields": list(self.invalid_fields),
+            "error": self.error,
+        }
+
+
+def _invalid(fields: Iterable[str]) -> ReferenceDecision:
+    return ReferenceDecision("INVALID", invalid_fields=tuple(sorted(set(fields))))
+
+
+# The value of a field the transaction does not carry (missing key or JSON null).
+_ABSENT = object()
+
+
+class _BadField(Exception):
+    """A present field whose value does not fit its declaration."""
+
+
+class _Missing(Exception):
+    """A condition read an optional field the transaction does not carry."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def _lookup(transaction: Mapping[str, object], path: str) -> object:
+    """The raw value at a dotted path, `_ABSENT`, or `_BadField` if a parent is no object."""
+    current: object = transaction
+    for part in path.split("."):
+        if current is None:  # a null parent carries no children
+            return _ABSENT
+        if not isinstance(current, Mapping):
+            raise _BadField(path)
+        if part not in current:
+            return _ABSENT
+        current = current[part]
+    return _ABSENT if current is None else current
+
+
+def _typed(f: FieldDef, raw: object, ranks: Mapping[str, int]) -> object:
+    """The typed value of a present field; `_BadField` if it does not fit its datatype."""
+    # bool is an int subclass in Python, but never a number in JSON.
+    if f.datatype == "decimal":
+        # Floats are refused because they have already lost exactness; a
+        # Decimal from a Python caller is exact, so it is taken as it is.
+        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+            raise _BadField(f.path)
+        if isinstance(raw, str) and not _PLAIN_DECIMAL.fullmatch(raw):
+            raise _BadField(f.path)
+        if isinstance(raw, Decimal) and not raw.is_finite():
+            raise _BadField(f.path)
+        value = Decimal(raw)
+        if f.path == "amount" and value < 0:
+            raise _BadField(f.path)
+        return value
+    ok = {
+        "integer": isinstance(raw, int) and not isinstance(raw, bool),
+        "string": isinstance(raw, str),
+        "boolean": isinstance(raw, bool),
+        "authority": isinstance(raw, str) and raw in ranks,
+    }[f.datatype]
+    if not ok:
+        raise _BadField(f.path)
+    return raw
+
+
+def _schema(ontology: Ontology, ttype: TransactionType | None) -> tuple[FieldDef, ...]:
+    """The fields to check: the type's core + declared ones, or, when the type is
+    unknown, those every type has alike (so the sender learns all problems at once)."""
+    if ttype is not None:
+        return CORE_FIELDS + ttype.fields
+    if not ontology.transaction_types:
+        return ()
+    first, *rest = (CORE_FIELDS + t.fields for t in ontology.transaction_types)
+    return tuple(f for f in first if all(f in other for other in rest))
+
+
+def _validate(
+    ontology: Ontology, transaction: Mapping[str, object], ranks: Mapping[str, int]
+) -> tuple[dict[str, object], set[str]]:
+    """Typed values of the present fields, and the paths of every field that is wrong."""
+    bad: set[str] = set()
+    type_id = transaction.get("type")
+    ttype = ontology.type_by_id(type_id) if isinstance(type_id, str) else None
+    if ttype is None:
+        bad.add("type")
+    values: dict[str, object] = {"type": type_id}
+    for f in _schema(ontology, ttype):
+        if f.path == "type":
+            continue
+        try:
+            raw = _lookup(transaction, f.path)
+            if raw is _ABSENT:
+                if f.required:
+                    bad.add(f.path)
+                continue
+            values[f.path] = _typed(f, raw, ranks)
+        except _BadField:
+            bad.add(f.path)
+    if ttype is not None and "currency" in values:
+        # Approval rules exist for the type but none in this currency: every
+        # rule would pass it untouched, so the gap must fail closed.
+        covered = {c.currency for c in _applicable(ontology, ttype.type_id) if c.kind == "approval"}
+        if covered and values["currency"] not in covered:
+            bad.add("currency")
+    return values, bad
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a condition sees: typed values, the type's datatypes, authority ranks."""
+
+    values: Mapping[str, object]
+    datatypes: Mapping[str, str]
+    ranks: Mapping[str, int]
+
+    def read(self, path: str) -> object:
+        if path not in self.values:
+            raise _Missing(path)  # validated, so only an absent optional field gets here
+        return self.values[path]
+
+    def rank(self, code: object) -> int:
+        if not isinstance(code, str) or code not in self.ranks:
+            raise ValueError(f"`{code}` is not an authority code")
+        return self.ranks[code]
+
+
+def _operand(node: cond.Operand | cond.SetItem, scope: _Scope) -> tuple[object, str]:
+    """An operand's value and kind: a datatype, `code` for a bare authority code,
+    or the literal's type."""
+    if isinstance(node, cond.FieldRef | cond.Name):
+        path = node.path if isinstance(node, cond.FieldRef) else node.name
+        datatype = scope.datatypes.get(path)
+        if datatype is not None:  # a bare name is a field first, as the checker reads it
+            return scope.read(path), datatype
+        if isinstance(node, cond.Name):
+            return node.name, "code"
+        raise ValueError(f"unknown field `{path}`")
+    return node.value, _LITERAL_KINDS[type(node)]
+
+
+def _compare(node: cond.Compare, scope: _Scope) -> bool:
+    """`left op right`; operands are read left to right, as a reader would."""
+    left, left_kind = _operand(node.left, scope)
+    right, right_kind = _operand(node.right, scope)
+    if "authority" in (left_kind, right_kind):
+        # Authority levels order by rank, never by how their codes are spelled.
+        left, right = scope.rank(left), scope.rank(right)
+    elif not (left_kind in _NUMBERS and right_kind in _NUMBERS) and (
+        left_kind != right_kind or node.op not in ("=", "!=")
+    ):
+        # The type checker never lets these through; refuse rather than guess.
+        raise ValueError(f"cannot apply `{node.op}` to a {left_kind} and a {right_kind}")
+    return bool(_OPERATORS[node.op](left, right))
+
+
+def _holds(expr: cond.Expr, scope: _Scope) -> bool:
+    """Whether a condition holds. `and`/`or` stop at the first operand that
+    settles them, so an optional field is only needed where it is read."""
+    match expr:
+        case cond.Or(operands):
+            return any(_holds(o, scope) for o in operands)
+        case cond.And(operands):
+            return all(_holds(o, scope) for o in operands)
+        case cond.Not(operand):
+            return not _holds(operand, scope)
+        case cond.Compare():
+            return _compare(expr, scope)
+        case cond.In(negated, left, values):
+            # Set items are literals or authority codes; codes are compared as
+            # strings, which is rank equality because ranks are unique.
+            value, _ = _operand(left, scope)
+            items = [
+                item.name if isinstance(item, cond.Name) else item.value for item in values.items
+            ]
+            return (value in items) != negated
+        case cond.BoolLit(value):
+            return value
+        case cond.FieldRef() | cond.Name():
+            value, kind = _operand(expr, scope)
+            if kind != "boolean" or not isinstance(value, bool):
+                raise ValueError("only a boolean field stands alone as a condition")
+            return value
+        case _:
+            raise ValueError("a literal is not a condition")
+
+
+def _applicable(ontology: Ontology, type_id: str) -> list[Control]:
+    """The controls that apply to a type, by control id."""
+    return sorted(
+        (c for c in ontology.controls if type_id in c.applies_to), key=lambda c: c.control_id
+    )
+
+
+def action_order(controls: Iterable[Control]) -> tuple[str, ...]:
+    """Every control id after the controls it depends on; of those ready, the smallest id.
+
+    Raises `ValueError` on a cycle or a dependency on an unknown control.
+    """
+    waiting = {c.control_id: set(c.depends_on) for c in controls}
+    order: list[str] = []
+    while waiting:
+        ready = [cid for cid, deps in waiting.items() if deps <= set(order)]
+        if not ready:
+            raise ValueError(
+                "dependsOn has a cycle or names an unknown control: " + ", ".join(sorted(waiting))
+            )
+        order.append(min(ready))
+        del waiting[order[-1]]
+    return tuple(order)
+
+
+def _effect(c: Control, values: Mapping[str, object], scope: _Scope) -> str | None:
+    """What a decision control whose condition holds says: REJECT, REVIEW or nothing."""
+    if c.kind == "approval":
+        amount = values["amount"]
+        assert isinstance(amount, Decimal) and c.amount_threshold is not None
+        # The rule applies strictly above the threshold, and only in its own currency.
+        if values["currency"] != c.currency or amount <= c.amount_threshold:
+            return None
+        senior_enough = scope.rank(values["approver.authority"]) >= scope.rank(c.required_authority)
+        return None if senior_enough else "REJECT"
+    if c.kind == "segregation":
+        ids = [values[f"{party}.id"] for party in c.separates]
+        return None if len(set(ids)) == len(ids) else "REJECT"
+    if c.kind == "condition":
+        return c.effect
+    raise ValueError(f"control `{c.control_id}` has kind `{c.kind}`, not a decision kind")
+
+
+def reference_decide(ontology: Ontology, transaction: Mapping[str, object]) -> ReferenceDecision:
+    """Decide `transaction` by SPEC §3 over the model alone.
+
+    Raises `ValueError` when the *ontology* cannot be interpreted (an ill-typed
+    condition, a dependency cycle, an unknown authority code in a control) and
+    `ConditionProblem` for a condition that does not parse: those are ontology
+    problems, never the sender's, so they are not INVALID decisions.
+    """
+    if not isinstance(transaction, Mapping):
+        return _invalid([""])
+    ranks = {a.code: a.rank for a in ontology.authority_levels}
+    values, bad = _validate(ontology, transaction, ranks)
+    if bad:
+        return _invalid(bad)
+    ttype = ontology.type_by_id(str(values["type"]))
+    assert ttype is not None  # validation named `type` otherwise
+    scope = _Scope(values, {f.path: f.datatype for f in CORE_FIELDS + ttype.fields}, ranks)
+    applicable = _applicable(ontology, ttype.type_id)
+
+    # Every applicable control's condition first: an absent optional field that
+    # any of them needs makes the whole transaction undecidable.
+    holds: dict[str, bool] = {}
+    missing: set[str] = set()
+    for c in applicable:
+        try:
+            holds[c.control_id] = c.when is None or _holds(parse_condition(c.when), scope)
+        except _Missing as exc:
+            missing.add(exc.path)
+    if missing:
+        return _invalid(missing)
+
+    reasons: list[tuple[str, str]] = []
+    for c in applicable:
+        if c.kind in ("approval", "segregation", "condition") and holds[c.control_id]:
+            effect = _effect(c, values, scope)
+            if effect is not None:
+                reasons.append((c.control_id, effect))
+    effects = {effect for _, effect in reasons}
+    outcome = "REJECT" if "REJECT" in effects else "REVIEW" if "REVIEW" in effects else "APPROVE"
+
+    by_id = {c.control_id: c for c in applicable}
+    actions: list[tuple[str, str]] = []
+    for cid in action_order(ontology.controls):
+        control = by_id.get(cid)
+        if control is None or control.kind not in ("notification", "audit_log"):
+            continue
+        if holds[cid] and (not control.on_outcome or outcome in control.on_outcome):
+            actions.append(("notify" if control.kind == "notification" else "ledger", cid))
+    return ReferenceDecision(outcome, tuple(reasons), tuple(actions))
+
+
+def summarize_enforcer_decision(
+    module: ModuleType, transaction: Mapping[str, object]
+) -> ReferenceDecision:
+    """Run a generated package's `evaluate` and reduce its answer to a `ReferenceDecision`.
+
+    Reasons and actions keep the package's own order, so an out-of-order
+    answer shows up as a difference. `InvalidTransaction` becomes `INVALID`
+    naming every field of its problems. A package that cannot decide
+    (`EnforcementError`, or any exception from hand-edited code) gives outcome
+    `ERROR` with the message: to a diagnosis that is evidence, not a crash.
+    """
+    try:
+        decision = module.evaluate(transaction)
+    except module.InvalidTransaction as exc:
+        return _invalid(str(p.field) for p in exc.problems)
+    except Exception as exc:  # broken deployed code must be reported, never crash mu
+        return ReferenceDecision("ERROR", error=f"{type(exc).__name__}: {exc}")
+    return ReferenceDecision(
+        outcome=str(decision.outcome),
+        reasons=tuple((str(r.control_id), str(r.effect)) for r in decision.reasons),
+        actions=tuple((str(a.kind), str(a.control_id)) for a in decision.actions),
+    )

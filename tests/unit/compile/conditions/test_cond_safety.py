@@ -1,0 +1,88 @@
+"""The whitelist over emitted source: allowed shapes pass, everything else is a bug."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import generator.compile.conditions
+from generator.compile.conditions.safety import verify_source
+
+ALLOWED = [
+    "(tx.get('amount') > Decimal('100000.00'))",
+    "(tx.rank(tx.get('approver.authority')) >= tx.rank('L4'))",
+    "(tx.get('a') in ('x', 'y'))",
+    "(tx.get('a') not in (1, -5, Decimal('2.5')))",
+    "((not (tx.get('a') == True)) or (False))",
+    "(tx.get('a') != -5)",
+]
+
+REJECTED = [
+    "__import__('os').system('x')",
+    "open('x')",
+    "tx.__class__",
+    "tx.get('a').__class__",
+    "tx.values",
+    "tx.get",
+    "tx.get('a', 'b')",
+    "tx.get()",
+    "tx.get(*'a')",
+    "tx.get(key='a')",
+    "tx.get(tx)",
+    "tx.get(x)",
+    "tx.save('a')",
+    "Decimal.from_float(0.1)",
+    "Decimal(0.1)",
+    "Decimal(b'1')",
+    "Decimal(None)",
+    "tx.get('a') == 1.5",
+    "tx.get('a') == 1j",
+    "tx.get('a') == ...",
+    "-tx.get('a')",
+    "-True",
+    "+5",
+    "~5",
+    "1 < 2 < 3",
+    "tx.get('a') is True",
+    "tx.get('a') + 1",
+    "tx.get('a')[0]",
+    "[1, 2]",
+    "{1, 2}",
+    "{'a': 1}",
+    "lambda: 1",
+    "(x := 1)",
+    "f'{tx}'",
+    "1 if tx else 2",
+    "[t for t in tx]",
+    "os",
+    "(not x)",
+    "getattr(tx, 'get')",
+]
+
+
+@pytest.mark.parametrize("source", ALLOWED)
+def test_emitted_shapes_pass(source: str) -> None:
+    verify_source(source)
+
+
+@pytest.mark.parametrize("source", REJECTED)
+def test_anything_else_is_an_internal_error(source: str) -> None:
+    with pytest.raises(RuntimeError):
+        verify_source(source)
+
+
+def test_invalid_python_is_an_internal_error() -> None:
+    with pytest.raises(RuntimeError, match="not valid Python"):
+        verify_source("(tx.get('a') ==")
+
+
+def test_statements_cannot_hide_in_an_expression() -> None:
+    with pytest.raises(RuntimeError):
+        verify_source("tx.get('a'); import os")
+
+
+def test_package_docstring_examples_hold() -> None:
+    result = doctest.testmod(generator.compile.conditions)
+    assert result.attempted > 0
+    assert result.failed == 0

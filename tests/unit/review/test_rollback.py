@@ -1,0 +1,101 @@
+"""`mu rollback --receipt`: A exactly as an earlier receipt recorded it, proven
+by digests; refused when the snapshot was tampered with; and recorded by the
+next build as a change back to the earlier ontology."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from generator.files import read_tree
+from tests.chain import Signed, build, receipts, three_builds
+from tests.conftest import Run
+
+Mu = Callable[..., Run]
+
+
+def statement_of(receipt: Path) -> dict[str, object]:
+    return dict(json.loads(base64.b64decode(json.loads(receipt.read_bytes())["payload"])))
+
+
+def subjects(receipt: Path) -> dict[str, str]:
+    recorded = statement_of(receipt)["subject"]
+    assert isinstance(recorded, list)
+    return {s["name"]: s["digest"]["sha256"] for s in recorded}
+
+
+def test_rollback_to_the_first_receipt_reproduces_its_enforcers(mu: Mu, signed: Signed) -> None:
+    first, _second, third = three_builds(mu, signed)
+    assert read_tree(signed.root / "enforcers") != {}
+    run = mu("rollback", "--receipt", str(first), root=signed.root)
+    assert run.code == 0, run.out + run.err
+    on_disk = {
+        f"enforcers/{path}": hashlib.sha256(data).hexdigest()
+        for path, data in read_tree(signed.root / "enforcers").items()
+    }
+    assert on_disk == subjects(first)
+    assert not (signed.root / "ontology" / "controls" / "extra.ttl").exists()
+
+    # The next build records the rollback: a new link back to the first ontology.
+    fourth = build(mu, signed)
+    assert fourth.name.startswith("0004-")
+    log = json.loads(mu("log", "--format", "json", root=signed.root).out)
+    assert log["verified"] is True
+    entries = log["chain"]
+    assert entries[3]["ontology_digest"] == entries[0]["ontology_digest"]
+    assert entries[3]["change"] == {
+        "added": [],
+        "removed": ["notify_cfo_on_review"],
+        "changed": ["approval_over_1m"],
+    }
+    assert subjects(fourth) == subjects(first)
+    assert third.exists()
+
+
+def test_rollback_to_another_directory_leaves_the_repository_alone(
+    mu: Mu, signed: Signed, tmp_path: Path
+) -> None:
+    first, _second, _third = three_builds(mu, signed)
+    before = read_tree(signed.root / "enforcers")
+    out = tmp_path / "rolled-back"
+    run = mu("rollback", "--receipt", str(first), "--output", str(out), root=signed.root)
+    assert run.code == 0, run.err
+    assert read_tree(signed.root / "enforcers") == before
+    assert (signed.root / "ontology" / "controls" / "extra.ttl").exists()
+    assert {
+        f"enforcers/{p}": hashlib.sha256(d).hexdigest() for p, d in read_tree(out).items()
+    } == subjects(first)
+
+
+def test_rollback_with_a_tampered_snapshot_is_refused(mu: Mu, signed: Signed) -> None:
+    first = build(mu, signed)
+    (signed.root / "ontology" / "controls" / "approvals.ttl").write_text(
+        (signed.root / "ontology" / "controls" / "approvals.ttl")
+        .read_text(encoding="utf-8")
+        .replace("the CFO", "the chief financial officer"),
+        encoding="utf-8",
+    )
+    build(mu, signed)
+    before = read_tree(signed.root / "enforcers")
+    assert json.loads(mu("log", "--format", "json", root=signed.root).out)["verified"]
+    predicate = statement_of(first)["predicate"]
+    assert isinstance(predicate, dict)
+    snapshot = signed.root / predicate["ontology"]["snapshot"]["path"]
+    text = snapshot.read_text(encoding="utf-8")
+    snapshot.write_text(text.replace("100000.00", "900000.00", 1), encoding="utf-8")
+    run = mu("rollback", "--receipt", str(first), root=signed.root)
+    assert run.code == 1
+    assert "has been altered" in run.err
+    assert read_tree(signed.root / "enforcers") == before
+    assert len(receipts(signed.root)) == 2
+
+
+def test_rollback_of_an_unverifiable_receipt_is_refused(mu: Mu, repo: Path) -> None:
+    assert mu("build", root=repo).code == 0  # signed by the untrusted development key
+    [receipt] = receipts(repo)
+    run = mu("rollback", "--receipt", str(receipt), root=repo)
+    assert run.code == 1
+    assert "does not verify" in run.err
