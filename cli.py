@@ -1,16 +1,18 @@
 """The `mu` command line: the only module that imports click, prints or exits.
 
-Each command reads its options, makes one core call, renders the result with
-`generator.reports.common` and returns an exit code (SPEC §7): 0 success, 1 a check
-failed, 2 bad usage or unreadable input. `MuError` is caught in one place.
+Each command reads its options, makes one core call and shows the result with
+its renderer table (`generator.reports.tables`, keyed by `--format`); it
+returns an `ExitCode` (SPEC §7): 0 success, 1 a check failed, 2 bad usage or
+unreadable input. Every `MuError` is caught and rendered in one place, `_run`.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -19,8 +21,8 @@ from generator.audit.log import read_log
 from generator.audit.replay import replay
 from generator.audit.verify import quarterly_verify
 from generator.build.build import build
-from generator.compile.pipeline import ValidationFailed, generate, validate_directory
-from generator.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, MuError
+from generator.compile.pipeline import generate, validate_directory
+from generator.errors import ExitCode, InputError, MuError
 from generator.files import write_file_atomic
 from generator.layout import Layout
 from generator.operate.deploy import deploy, rollback_deploy
@@ -32,18 +34,20 @@ from generator.provenance.approvals import approve
 from generator.provenance.keys import generate_keypair, keygen_passphrase
 from generator.provenance.signing import resolve_signer
 from generator.provenance.trust import ROLES, add_key
-from generator.provenance.verify_receipt import trust_path, verify_receipt
-from generator.reports import audit as audit_reports
-from generator.reports import common as reports
-from generator.reports import diff as diff_reports
-from generator.reports import operate as ops_reports
+from generator.provenance.verify_receipt import verify_receipt
+from generator.reports import tables
 from generator.review.diff import diff_specs
 from generator.review.rollback import rollback
 from generator.run.decide import decide, read_transaction
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import load_suite, run_suite, select
 
-FORMATS = click.Choice(["text", "json"])
+T = TypeVar("T")
+
+
+def _formats(table: Mapping[str, object]) -> click.Choice[str]:
+    """A command's `--format` choices: the formats its result's renderer table has."""
+    return click.Choice(list(table))
 
 
 def _layout(ctx: click.Context) -> Layout:
@@ -52,37 +56,37 @@ def _layout(ctx: click.Context) -> Layout:
     return layout
 
 
-def _run(fmt: str, action: Callable[[], int]) -> None:
+def _show(fmt: str, table: tables.Table[T], result: T, *, ok: bool = True) -> ExitCode:
+    """Print `result` in `fmt`; exit 0 when `ok`, else 1 (a check failed)."""
+    click.echo(table[fmt](result), nl=False)
+    return ExitCode.OK if ok else ExitCode.CHECK_FAILED
+
+
+def _run(fmt: str, action: Callable[[], ExitCode]) -> None:
     """Run one command body; render any `MuError` and exit with its code."""
     try:
         code = action()
-    except ValidationFailed as exc:
-        if fmt == "json":
-            click.echo(reports.validation_json(exc.report, "ontology/"))
-        else:
-            click.echo(reports.validation_text(exc.report, "ontology/", ""), err=True)
-        code = exc.code
     except MuError as exc:
-        _render_error(fmt, exc)
-        code = exc.code
+        code = _fail(fmt, exc)
     except OSError as exc:
         # The environment refused a read or write (permissions, a full disk, a
         # name the file system rejects): unreadable input or unwritable output.
         where = f" `{exc.filename}`" if exc.filename is not None else ""
-        error = InputError(
-            f"cannot access{where}: {exc.strerror or exc}",
-            hint="check that the path exists, is writable, and the disk has space",
+        code = _fail(
+            fmt,
+            InputError(
+                f"cannot access{where}: {exc.strerror or exc}",
+                hint="check that the path exists, is writable, and the disk has space",
+            ),
         )
-        _render_error(fmt, error)
-        code = error.code
-    sys.exit(code)
+    sys.exit(int(code))
 
 
-def _render_error(fmt: str, exc: MuError) -> None:
-    if fmt == "json":
-        click.echo(reports.error_json(exc))
-    else:
-        click.echo(reports.error_text(exc), err=True)
+def _fail(fmt: str, exc: MuError) -> ExitCode:
+    # A machine format's error goes to standard output (one document for a
+    # pipe); a human one to standard error.
+    click.echo(tables.ERROR[fmt](exc), nl=False, err=fmt not in tables.MACHINE_FORMATS)
+    return exc.code
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,33 +106,26 @@ def cli(ctx: click.Context, root: Path) -> None:
 
 @cli.command()
 @click.option("--input", "input_dir", type=click.Path(path_type=Path), help="Ontology dir.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text")
+@click.option("--format", "fmt", type=_formats(tables.VALIDATION), default="text")
 @click.pass_context
 def validate(ctx: click.Context, input_dir: Path | None, fmt: str) -> None:
     """Check O ⊨ Σ and list every violation."""
     layout = _layout(ctx)
     ontology_dir = input_dir or layout.ontology
 
-    def body() -> int:
+    def body() -> ExitCode:
         checked = validate_directory(ontology_dir)
-        prefix = f"{ontology_dir.as_posix().rstrip('/')}/" if input_dir else "ontology/"
-        if fmt == "json":
-            click.echo(reports.validation_json(checked.report, prefix))
-        elif fmt == "sarif":
-            click.echo(reports.validation_sarif(checked.report, prefix))
-        else:
-            summary = reports.checked_summary(checked)
-            click.echo(reports.validation_text(checked.report, prefix, summary))
-        return EXIT_OK if checked.report.conforms else EXIT_CHECK_FAILED
+        result = tables.Validation(checked, layout.shown(ontology_dir))
+        return _show(fmt, tables.VALIDATION, result, ok=checked.report.conforms)
 
-    _run(fmt if fmt != "sarif" else "json", body)
+    _run(fmt, body)
 
 
 @cli.command("generate")
 @click.option("--input", "input_dir", type=click.Path(path_type=Path), help="Ontology dir.")
 @click.option("--output", help="Enforcer package dir (new, empty, or generated by mu).")
 @click.option("--check", is_flag=True, help="Write nothing; fail if the output differs.")
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.GENERATE), default="text")
 @click.pass_context
 def generate_cmd(
     ctx: click.Context, input_dir: Path | None, output: str | None, check: bool, fmt: str
@@ -136,13 +133,10 @@ def generate_cmd(
     """Compile O into the enforcer package A, atomically."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         result = generate(input_dir or layout.ontology, output, layout=layout, check_only=check)
-        if fmt == "json":
-            click.echo(reports.generate_json(result))
-        else:
-            click.echo(reports.generate_text(result, check))
-        return EXIT_CHECK_FAILED if check and not result.diff.clean else EXIT_OK
+        ok = result.diff.clean or not check
+        return _show(fmt, tables.GENERATE, tables.Generated(result, check), ok=ok)
 
     _run(fmt, body)
 
@@ -154,7 +148,7 @@ def generate_cmd(
 @click.option("--scenario", help="Run only the case with this id (shell patterns allowed).")
 @click.option("--min-coverage", type=float, default=0.0, help="Fail below this coverage (%).")
 @click.option("--verbose", "-v", is_flag=True, help="List passing cases too.")
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.GOLDEN), default="text")
 @click.pass_context
 def test_cmd(
     ctx: click.Context,
@@ -170,17 +164,12 @@ def test_cmd(
     layout = _layout(ctx)
     del golden_suite  # the runbooks' spelling; running the suite is the default
 
-    def body() -> int:
-        target = enforcers_dir or layout.enforcers
-        module = load_enforcers(target)
+    def body() -> ExitCode:
+        module = load_enforcers(enforcers_dir or layout.enforcers)
         suite = load_suite(golden_dir or layout.golden)
         report = run_suite(module, suite, select(suite, scenario))
-        if fmt == "json":
-            click.echo(reports.to_json(reports.golden_dict(report)))
-        else:
-            click.echo(reports.golden_text(report, verbose))
-        below = report.coverage_percent < min_coverage
-        return EXIT_OK if report.ok and not below else EXIT_CHECK_FAILED
+        ok = report.ok and report.coverage_percent >= min_coverage
+        return _show(fmt, tables.GOLDEN, tables.GoldenRun(report, verbose), ok=ok)
 
     _run(fmt, body)
 
@@ -188,19 +177,15 @@ def test_cmd(
 @cli.command("decide")
 @click.argument("transaction", type=click.Path(allow_dash=True, path_type=Path))
 @click.option("--enforcers", "--enforcer", "enforcers_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.DECISION), default="text")
 @click.pass_context
 def decide_cmd(ctx: click.Context, transaction: Path, enforcers_dir: Path | None, fmt: str) -> None:
     """Evaluate one transaction (JSON) with A and print the decision."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         result = decide(enforcers_dir or layout.enforcers, transaction)
-        if fmt == "json":
-            click.echo(reports.to_json(result.decision))
-        else:
-            click.echo(reports.decision_text(result.decision))
-        return EXIT_OK
+        return _show(fmt, tables.DECISION, result)
 
     _run(fmt, body)
 
@@ -218,25 +203,16 @@ def decide_cmd(ctx: click.Context, transaction: Path, enforcers_dir: Path | None
     default=0,
     help="Fail unless N keys trusted for `compliance` approved this ontology (`mu approve`).",
 )
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.BUILD), default="text")
 @click.pass_context
 def build_cmd(ctx: click.Context, sign_key: Path | None, require_approvals: int, fmt: str) -> None:
     """Validate → generate → test → determinism check → signed receipt, all or nothing."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         signer = resolve_signer(layout, sign_key)
         result = build(layout, signer, required_approvals=require_approvals)
-        if fmt == "json":
-            click.echo(reports.build_json(result))
-        else:
-            run = result.run
-            if run.validation is not None and not run.validation.conforms:
-                click.echo(reports.validation_text(run.validation, "ontology/", ""))
-            if run.golden is not None and not run.golden.ok:
-                click.echo(reports.golden_text(run.golden))
-            click.echo(reports.gates_text(result))
-        return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+        return _show(fmt, tables.BUILD, result, ok=result.ok)
 
     _run(fmt, body)
 
@@ -254,18 +230,13 @@ def keygen_cmd(ctx: click.Context, out: str, passphrase_env: str | None) -> None
     """An Ed25519 key pair: OUT (private, PKCS#8 PEM, mode 0600) and OUT.pub."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         passphrase = keygen_passphrase(passphrase_env)
         path = output_file(layout, out, what="a private key")
         pair = generate_keypair(path, passphrase, repo_root=layout.root.resolve())
-        state = "encrypted" if pair.encrypted else "NOT encrypted"
-        click.echo(f"private key: {pair.private_path} (mode 0600, {state}; keep it private)")
-        click.echo(f"public key:  {pair.public_path}")
-        click.echo(f"keyid:       {pair.keyid}")
         if pair.warning:
             click.echo(f"warning: {pair.warning}", err=True)
-        click.echo(f"next: mu trust add {pair.public_path} --role release")
-        return EXIT_OK
+        return _show("text", tables.KEYPAIR, pair)
 
     _run("text", body)
 
@@ -284,10 +255,9 @@ def trust_add_cmd(ctx: click.Context, public_key: Path, role: str, name: str | N
     """Trust PUBLIC_KEY for ROLE (release, compliance, auditor)."""
     layout = _layout(ctx)
 
-    def body() -> int:
-        key = add_key(trust_path(layout), public_key, role, name)
-        click.echo(f"trusted `{key.name}` ({key.keyid[:12]}) for: {', '.join(key.roles)}")
-        return EXIT_OK
+    def body() -> ExitCode:
+        key = add_key(layout.trust_file, public_key, role, name)
+        return _show("text", tables.TRUSTED_KEY, key)
 
     _run("text", body)
 
@@ -295,7 +265,7 @@ def trust_add_cmd(ctx: click.Context, public_key: Path, role: str, name: str | N
 @cli.command("verify-receipt")
 @click.argument("receipt", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.RECEIPT_VERDICT), default="text")
 @click.pass_context
 def verify_receipt_cmd(
     ctx: click.Context, receipt: Path, public_key: Path | None, fmt: str
@@ -303,13 +273,9 @@ def verify_receipt_cmd(
     """Check a receipt's envelope, signature, trust, statement and chain link."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         verdict = verify_receipt(layout, receipt, public_key_path=public_key)
-        if fmt == "json":
-            click.echo(reports.to_json(audit_reports.verdict_dict(verdict)))
-        else:
-            click.echo(audit_reports.verdict_text(verdict))
-        return EXIT_OK if verdict.ok else EXIT_CHECK_FAILED
+        return _show(fmt, tables.RECEIPT_VERDICT, verdict, ok=verdict.ok)
 
     _run(fmt, body)
 
@@ -327,7 +293,7 @@ def verify_receipt_cmd(
     "--statement-out",
     help="Also write the auditor's statement (the payload bytes) to this file.",
 )
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.REPLAY), default="text")
 @click.pass_context
 def replay_cmd(
     ctx: click.Context,
@@ -341,7 +307,7 @@ def replay_cmd(
     """Regenerate A from a receipt's snapshot and compare every digest."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         out = None
         if statement_out is not None:
             out = output_file(layout, statement_out, what="the auditor's statement")
@@ -351,34 +317,24 @@ def replay_cmd(
         )
         if result.ok and out is not None:
             write_file_atomic(out, result.payload)
-        if fmt == "json":
-            click.echo(reports.to_json(audit_reports.replay_dict(result)))
-        else:
-            click.echo(audit_reports.replay_text(result))
-        return EXIT_OK if result.ok else EXIT_CHECK_FAILED
+        return _show(fmt, tables.REPLAY, result, ok=result.ok)
 
     _run(fmt, body)
 
 
 @cli.command("log")
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--format", "fmt", type=_formats(tables.LOG), default="text")
 @click.pass_context
 def log_cmd(ctx: click.Context, public_key: Path | None, fmt: str) -> None:
     """The receipt chain, oldest first: who changed what, each link verified."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         log = read_log(layout, public_key_path=public_key)
-        if fmt == "json":
-            click.echo(reports.to_json(audit_reports.log_dict(log)))
-        elif fmt == "markdown":
-            click.echo(audit_reports.log_markdown(log), nl=False)
-        else:
-            click.echo(audit_reports.log_text(log))
-        return EXIT_OK if log.ok else EXIT_CHECK_FAILED
+        return _show(fmt, tables.LOG, log, ok=log.ok)
 
-    _run("json" if fmt == "json" else "text", body)
+    _run(fmt, body)
 
 
 @cli.command("rollback")
@@ -388,7 +344,7 @@ def log_cmd(ctx: click.Context, public_key: Path | None, fmt: str) -> None:
     help="Write A here instead of enforcers/ (ontology/ and golden/ are then left alone).",
 )
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.ROLLBACK), default="text")
 @click.pass_context
 def rollback_cmd(
     ctx: click.Context, receipt: Path, output: str | None, public_key: Path | None, fmt: str
@@ -396,13 +352,9 @@ def rollback_cmd(
     """Regenerate A exactly as RECEIPT recorded it, proven by digests, atomically."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         result = rollback(layout, receipt, output=output, public_key_path=public_key)
-        if fmt == "json":
-            click.echo(reports.to_json(reports.rollback_dict(result)))
-        else:
-            click.echo(reports.rollback_text(result))
-        return EXIT_OK
+        return _show(fmt, tables.ROLLBACK, result)
 
     _run(fmt, body)
 
@@ -410,7 +362,7 @@ def rollback_cmd(
 @cli.command("verify")
 @click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--format", "fmt", type=_formats(tables.VERIFY), default="text")
 @click.pass_context
 def verify_cmd(
     ctx: click.Context, deployed: Path | None, public_key: Path | None, fmt: str
@@ -418,23 +370,17 @@ def verify_cmd(
     """Quarterly: chain, O ⊨ Σ, fresh A vs committed and deployed A; explains every drift."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         report = quarterly_verify(layout, deployed=deployed, public_key_path=public_key)
-        if fmt == "json":
-            click.echo(reports.to_json(audit_reports.verify_dict(report)))
-        elif fmt == "markdown":
-            click.echo(audit_reports.verify_markdown(report), nl=False)
-        else:
-            click.echo(audit_reports.verify_text(report))
-        return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+        return _show(fmt, tables.VERIFY, report, ok=report.ok)
 
-    _run("json" if fmt == "json" else "text", body)
+    _run(fmt, body)
 
 
 @cli.command("upgrade-check")
 @click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.UPGRADE), default="text")
 @click.pass_context
 def upgrade_check_cmd(
     ctx: click.Context, deployed: Path | None, sign_key: Path | None, fmt: str
@@ -442,14 +388,10 @@ def upgrade_check_cmd(
     """Regenerate with this generator; compare modules and behaviour with the deployed A."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         signer = resolve_signer(layout, sign_key)
         report = upgrade_check(layout, deployed=deployed, signer=signer)
-        if fmt == "json":
-            click.echo(reports.to_json(ops_reports.upgrade_dict(report)))
-        else:
-            click.echo(ops_reports.upgrade_text(report))
-        return EXIT_OK if report.equivalent else EXIT_CHECK_FAILED
+        return _show(fmt, tables.UPGRADE, report, ok=report.equivalent)
 
     _run(fmt, body)
 
@@ -462,7 +404,7 @@ def upgrade_check_cmd(
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--write-case", is_flag=True, help="Add the transaction to golden/diagnosed.toml.")
 @click.option("--case-id", help="Id of the golden case written (default: diagnosed_<tx id>).")
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.DIAGNOSIS), default="text")
 @click.pass_context
 def diagnose_cmd(
     ctx: click.Context,
@@ -479,7 +421,7 @@ def diagnose_cmd(
     deployment or the runtime, and who to escalate to."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         tx = read_transaction(transaction)
         diagnosis = diagnose(
             layout, receipt, tx, observed, deployed=deployed, public_key_path=public_key
@@ -488,15 +430,7 @@ def diagnose_cmd(
         if write_case:
             default = f"diagnosed_{tx.get('id', 'case') if isinstance(tx, dict) else 'case'}"
             written = write_golden_case(layout.golden, case_id or default, tx, diagnosis)
-        if fmt == "json":
-            data = ops_reports.diagnosis_dict(diagnosis)
-            data["golden_case_written"] = str(written) if written else None
-            click.echo(reports.to_json(data))
-        else:
-            click.echo(ops_reports.diagnosis_text(diagnosis))
-            if written:
-                click.echo(f"golden case added to `{written}`")
-        return EXIT_OK
+        return _show(fmt, tables.DIAGNOSIS, tables.Diagnosed(diagnosis, written))
 
     _run(fmt, body)
 
@@ -506,7 +440,7 @@ def diagnose_cmd(
 @click.option("--target", required=True, type=click.Path(path_type=Path))
 @click.option("--switch-back", is_flag=True, help="Switch TARGET back to its previous release.")
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.DEPLOY), default="text")
 @click.pass_context
 def deploy_cmd(
     ctx: click.Context,
@@ -519,18 +453,18 @@ def deploy_cmd(
     """Verified, health-checked, atomic switch of a deployed A."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         if switch_back:
             result = rollback_deploy(layout, target, public_key_path=public_key)
         elif receipt is None:
-            raise InputError("`mu deploy` needs `--receipt` (or `--switch-back`)")
+            raise InputError(
+                "`mu deploy` needs `--receipt` (or `--switch-back`)",
+                hint="pass `--receipt RECEIPT` to deploy what it records, or `--switch-back` "
+                "to return TARGET to its previous release",
+            )
         else:
             result = deploy(layout, receipt, target, public_key_path=public_key)
-        if fmt == "json":
-            click.echo(reports.to_json(ops_reports.deploy_dict(result)))
-        else:
-            click.echo(ops_reports.deploy_text(result))
-        return EXIT_OK
+        return _show(fmt, tables.DEPLOY, result)
 
     _run(fmt, body)
 
@@ -543,7 +477,7 @@ def deploy_cmd(
     type=float,
     help="Fail (exit 1) when changed control modules exceed this share (0..1) of all.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--format", "fmt", type=_formats(tables.DIFF), default="text")
 @click.pass_context
 def diff_cmd(
     ctx: click.Context, old: str, new: str, max_blast_radius: float | None, fmt: str
@@ -552,47 +486,23 @@ def diff_cmd(
     per enforcer module, per golden decision, and the blast radius."""
     layout = _layout(ctx)
 
-    def body() -> int:
+    def body() -> ExitCode:
         report = diff_specs(old, new, layout, max_blast_radius=max_blast_radius)
-        if fmt == "json":
-            click.echo(diff_reports.diff_json(report))
-        elif fmt == "markdown":
-            click.echo(diff_reports.diff_markdown(report), nl=False)
-        else:
-            click.echo(diff_reports.diff_text(report))
-        return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+        return _show(fmt, tables.DIFF, report, ok=report.ok)
 
-    _run("json" if fmt == "json" else "text", body)
+    _run(fmt, body)
 
 
 @cli.command("approve")
 @click.option("--key", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=_formats(tables.APPROVAL), default="text")
 @click.pass_context
 def approve_cmd(ctx: click.Context, key: Path, fmt: str) -> None:
     """Sign a compliance approval of the current ontology (its semantic digest)."""
     layout = _layout(ctx)
 
-    def body() -> int:
-        approval = approve(layout, resolve_signer(layout, key))
-        if fmt == "json":
-            click.echo(
-                reports.to_json(
-                    {
-                        "approval": str(approval.path),
-                        "keyid": approval.keyid,
-                        "ontology_digest": approval.ontology_digest,
-                        "statement_digest": approval.statement_digest,
-                    }
-                )
-            )
-        else:
-            click.echo(
-                f"ok: approved ontology sha256:{approval.ontology_digest} "
-                f"with key {approval.keyid[:12]} → `{approval.path}`"
-            )
-            click.echo("  it counts once the key is trusted for `compliance` (`mu trust add`)")
-        return EXIT_OK
+    def body() -> ExitCode:
+        return _show(fmt, tables.APPROVAL, approve(layout, resolve_signer(layout, key)))
 
     _run(fmt, body)
 

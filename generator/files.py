@@ -153,7 +153,10 @@ class StagedTree:
                 "replace the link by a directory (or deploy with `mu deploy`)",
             )
         if self.target.exists() and not self.target.is_dir():
-            raise InputError(f"refusing to replace `{self.target}`: it is not a directory")
+            raise InputError(
+                f"refusing to replace `{self.target}`: it is not a directory",
+                hint="move that file away, or choose another output directory",
+            )
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
             recover(self.target)
@@ -161,7 +164,10 @@ class StagedTree:
                 tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent)
             )
         except OSError as exc:
-            raise InputError(f"cannot write `{self.target}`: {exc.strerror or exc}") from exc
+            raise InputError(
+                f"cannot write `{self.target}`: {exc.strerror or exc}",
+                hint="check that its parent directory is writable and the disk has space",
+            ) from exc
         try:
             for rel in sorted(files):
                 _write_file(self.staging / rel, files[rel])
@@ -196,7 +202,10 @@ class StagedTree:
             if _before_commit is not None:
                 _before_commit(target)
             if target.is_symlink():
-                raise InputError(f"refusing to replace `{target}`: it became a symbolic link")
+                raise InputError(
+                    f"refusing to replace `{target}`: it became a symbolic link",
+                    hint="something changed it while mu wrote; remove the link and run again",
+                )
             if not target.exists():
                 os.rename(staging, target)
             elif _exchange(staging, target):

@@ -46,7 +46,10 @@ def read_bounded(path: Path, *, what: str, limit: int, follow_links: bool = True
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
-            raise InputError(f"cannot read {what} `{path}`: {_reason(exc)}") from None
+            raise InputError(
+                f"cannot read {what} `{path}`: {_reason(exc)}",
+                hint=f"check that the {what} is readable by the user running mu",
+            ) from None
     if len(data) > limit:
         raise InputError(
             f"{what} `{path}` is larger than {limit // (1024 * 1024)} MiB",

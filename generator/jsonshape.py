@@ -1,6 +1,6 @@
 """Small declarative checks of JSON values: what a field must be, said in JSON's words.
 
-`generator.provenance.predicate` describes mu's statements with these; a check collects
+`generator.provenance.statement` describes mu's statements with these; a check collects
 every problem (up to `MAX_PROBLEMS`), each named by its dotted field path, and
 says what was expected and what was found. Values are bounded as well as
 typed: an integer fits in 2**53 - 1 (RFC 7493: larger ones do not survive

@@ -12,6 +12,10 @@ from generator.errors import InputError
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
+# Where `mu build` stores snapshots, relative to the repository root: receipts
+# name a snapshot by this path (SPEC §6), so it is part of the evidence format.
+SNAPSHOTS = "receipts/snapshots"
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -35,9 +39,47 @@ class Layout:
         return self.root / "receipts"
 
     @property
+    def snapshots(self) -> Path:
+        """Content-addressed snapshots of O, Σ and the golden suite (`<sha256>.json`)."""
+        return self.root / SNAPSHOTS
+
+    @property
+    def approvals(self) -> Path:
+        """Signed compliance approvals (`mu approve`)."""
+        return self.receipts / "approvals"
+
+    @property
+    def rejected(self) -> Path:
+        """Signed rejection receipts of failed builds: not links of the chain."""
+        return self.receipts / "rejected"
+
+    @property
+    def audits(self) -> Path:
+        """Auditors' signed replay statements (`mu replay --sign-key`)."""
+        return self.receipts / "audits"
+
+    @property
+    def upgrades(self) -> Path:
+        """Signed upgrade statements (`mu upgrade-check --sign-key`)."""
+        return self.receipts / "upgrades"
+
+    @property
+    def trust_file(self) -> Path:
+        """The trust policy: which public keys may sign, in which role."""
+        return self.receipts / "trust.json"
+
+    @property
     def enforcers(self) -> Path:
         """A: the generated enforcer package."""
         return self.root / "enforcers"
+
+    def shown(self, path: Path) -> str:
+        """`path` as messages name it: relative to the root when inside it (`ontology`,
+        as receipts and SARIF name files), else exactly as the user gave it."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
 
 
 def controls_dir(ontology: Path) -> Path:

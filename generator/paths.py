@@ -127,7 +127,10 @@ def output_directory(layout: Layout, raw: str | Path, *, what: str = "the enforc
     )
     if path.exists():
         if not path.is_dir():
-            raise InputError(f"refusing to write {what} to `{shown}`: it is not a directory")
+            raise InputError(
+                f"refusing to write {what} to `{shown}`: it is not a directory",
+                hint="name a directory: a new one, an empty one, or one mu generated",
+            )
         if any(path.iterdir()) and not is_generated(path):
             raise InputError(
                 f"refusing to replace `{shown}`: it is a directory that mu did not generate",
@@ -141,7 +144,10 @@ def output_file(layout: Layout, raw: str | Path, *, what: str) -> Path:
     """Check a single file that mu is asked to write; its absolute path."""
     shown, path = _checked(layout, raw, what, "name the real file")
     if path.is_dir():
-        raise InputError(f"refusing to write {what} to `{shown}`: it is a directory")
+        raise InputError(
+            f"refusing to write {what} to `{shown}`: it is a directory",
+            hint="name a file, not a directory",
+        )
     return Path(os.path.abspath(path))
 
 
@@ -167,7 +173,10 @@ def deploy_target(layout: Layout, raw: str | Path) -> Path:
             )
         return absolute
     if path.exists() and not path.is_dir():
-        raise InputError(f"refusing to deploy to `{shown}`: it is not a directory")
+        raise InputError(
+            f"refusing to deploy to `{shown}`: it is not a directory",
+            hint="name a directory: a new one, or one `mu deploy` manages",
+        )
     if path.is_dir() and any(path.iterdir()) and not is_generated(path):
         raise InputError(
             f"refusing to deploy to `{shown}`: it is a directory that mu did not generate",

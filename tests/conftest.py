@@ -10,9 +10,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
+
+if TYPE_CHECKING:
+    from generator.compile.pipeline import Compiled
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -48,18 +52,28 @@ def repo(tmp_path: Path) -> Path:
     return copy_repo(tmp_path / "repo")
 
 
+def run_mu(*args: str, root: Path | None = None) -> Run:
+    """`mu` in-process through click's CliRunner (usable from fixtures of any scope)."""
+    from cli import cli
+
+    argv = [*(["--root", str(root)] if root else []), *args]
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
 @pytest.fixture
 def mu() -> Callable[..., Run]:
     """`mu` in-process through click's CliRunner: mu(*args, root=...)."""
-    from cli import cli
+    return run_mu
 
-    def run(*args: str, root: Path | None = None) -> Run:
-        runner = CliRunner()
-        argv = [*(["--root", str(root)] if root else []), *args]
-        result = runner.invoke(cli, argv, catch_exceptions=False)
-        return Run(result.exit_code, result.stdout, result.stderr)
 
-    return run
+@pytest.fixture(scope="session")
+def example_compiled() -> Compiled:
+    """The shipped ontology compiled once per session (per xdist worker). Read it, never
+    change it: every test of the session sees the same object."""
+    from generator.compile.pipeline import compile_ontology
+
+    return compile_ontology(REPO / "ontology")
 
 
 pytest_plugins = ["tests.chain"]
@@ -86,9 +100,12 @@ def mu_process(
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
-# Fixtures whose tests build signed receipts: every build runs the determinism
-# gate's second compile in a child process, so such a test costs seconds.
-BUILDING_FIXTURES = frozenset({"signed", "chain"})
+# Fixtures whose tests build signed receipts, or copy chains the session built: every
+# build runs the determinism gate's second compile in a child process, so such a test
+# (or the first of a worker to need a chain) costs seconds.
+BUILDING_FIXTURES = frozenset(
+    {"signed", "built", "built_two", "built_three", "chain_templates", "chain"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

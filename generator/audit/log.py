@@ -13,12 +13,7 @@ from pathlib import Path
 from generator.layout import Layout
 from generator.provenance.receipt import RECEIPT_NAME
 from generator.provenance.trust import TrustPolicy, load_trust
-from generator.provenance.verify_receipt import (
-    ChainReport,
-    ReceiptVerdict,
-    trust_path,
-    verify_chain,
-)
+from generator.provenance.verify_receipt import ChainReport, ReceiptVerdict, verify_chain
 
 
 @dataclass(frozen=True)
@@ -68,7 +63,7 @@ def _entry(verdict: ReceiptVerdict, trust: TrustPolicy) -> LogEntry:
     found = trust.find(verdict.signer) if verdict.signer else None
     signer = found.name if found else "unverified signer"
     problems = tuple(f"{c.name}: {c.detail}" for c in verdict.failures)
-    if not r.well_formed:
+    if not r.is_receipt:
         # Its fields have no trustworthy type: show where it sits and why it failed.
         named = RECEIPT_NAME.match(r.path.name)
         return LogEntry(
@@ -87,19 +82,18 @@ def _entry(verdict: ReceiptVerdict, trust: TrustPolicy) -> LogEntry:
             problems=problems,
         )
     p = r.predicate
-    change, golden = p["change"], p["golden"]
     return LogEntry(
-        sequence=r.sequence,
+        sequence=p.sequence,
         file=r.path.name,
         digest=r.digest,
-        parent=p["parent"],
+        parent=p.parent,
         signer=signer,
-        ontology_digest=p["ontology"]["digest"],
-        generator_version=p["generator"]["version"],
-        added=tuple(change["added"]),
-        removed=tuple(change["removed"]),
-        changed=tuple(change["changed"]),
-        golden=f"{golden['passed']}/{golden['total']}",
+        ontology_digest=p.ontology.digest,
+        generator_version=p.generator.version,
+        added=p.change.added,
+        removed=p.change.removed,
+        changed=p.change.changed,
+        golden=f"{p.golden.passed}/{p.golden.total}",
         verified=verdict.ok,
         problems=problems,
     )
@@ -108,5 +102,5 @@ def _entry(verdict: ReceiptVerdict, trust: TrustPolicy) -> LogEntry:
 def read_log(layout: Layout, *, public_key_path: Path | None = None) -> Log:
     """Read and verify the chain; a malformed receipt is an unverified entry, not an abort."""
     report: ChainReport = verify_chain(layout, public_key_path=public_key_path)
-    trust = load_trust(trust_path(layout))
+    trust = load_trust(layout.trust_file)
     return Log(tuple(_entry(v, trust) for v in report.verdicts), report.gaps)

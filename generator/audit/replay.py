@@ -7,13 +7,11 @@ that byte string is the auditor's statement, optionally signed by the auditor.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from generator.build.attest import receipt_payload
+from generator.build.attest import receipt_predicate, receipt_statement
 from generator.build.gates import run_gates
 from generator.files import compare_trees, read_tree
 from generator.hashing import sha256_hex
@@ -23,16 +21,9 @@ from generator.provenance.pinned import check_generator_pin, snapshot_ref
 from generator.provenance.receipt import StoredReceipt, load_chain, store
 from generator.provenance.signing import Signer
 from generator.provenance.snapshot import extract, read_snapshot
+from generator.provenance.statement import ReceiptPredicate
+from generator.provenance.verdict import Check
 from generator.provenance.verify_receipt import ReceiptVerdict, verify_receipt
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One thing replay compared: what, whether it matched, and how it differed."""
-
-    name: str
-    ok: bool
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -40,7 +31,7 @@ class ReplayResult:
     """The verdict, every comparison, the recomputed payload and where A was regenerated."""
 
     verdict: ReceiptVerdict
-    comparisons: tuple[Comparison, ...]
+    comparisons: tuple[Check, ...]  # each thing compared: did it match, how it differed
     payload: bytes
     regenerated: dict[str, bytes]
     audit_receipt: Path | None
@@ -51,28 +42,32 @@ class ReplayResult:
         return self.verdict.ok and all(c.ok for c in self.comparisons)
 
 
-def _subject_comparisons(receipt: StoredReceipt, files: dict[str, bytes]) -> list[Comparison]:
+def _subject_comparisons(receipt: StoredReceipt, files: dict[str, bytes]) -> list[Check]:
     recorded = receipt.subjects
     fresh = {f"enforcers/{p}": sha256_hex(d) for p, d in files.items()}
     out = []
     for name in sorted(set(recorded) | set(fresh)):
         if name not in fresh:
-            out.append(Comparison(name, False, "recorded, but this generator does not produce it"))
+            out.append(Check(name, "FAIL", "recorded, but this generator does not produce it"))
         elif name not in recorded:
-            out.append(Comparison(name, False, "produced, but not recorded in the receipt"))
+            out.append(Check(name, "FAIL", "produced, but not recorded in the receipt"))
         elif recorded[name] != fresh[name]:
             out.append(
-                Comparison(name, False, f"sha256 {fresh[name][:12]}… ≠ {recorded[name][:12]}…")
+                Check(name, "FAIL", f"sha256 {fresh[name][:12]}… ≠ {recorded[name][:12]}…")
             )
     if not out:
-        out.append(Comparison("subjects", True, f"{len(fresh)} files, every sha256 matches"))
+        out.append(Check("subjects", "PASS", f"{len(fresh)} files, every sha256 matches"))
     return out
 
 
-def _field(name: str, fresh: Any, recorded: Any) -> Comparison:
+def _field(name: str, fresh: object, recorded: object) -> Check:
     if fresh == recorded:
-        return Comparison(name, True, "matches")
-    return Comparison(name, False, f"regenerated {fresh!r}, receipt records {recorded!r}")
+        return Check(name, "PASS", "matches")
+    return Check(name, "FAIL", f"regenerated {fresh!r}, receipt records {recorded!r}")
+
+
+def _controls(predicate: ReceiptPredicate) -> dict[str, dict[str, str]]:
+    return {k: v.to_dict() for k, v in predicate.controls.items()}
 
 
 def replay(
@@ -93,13 +88,13 @@ def replay(
     ref = snapshot_ref(receipt)
     files = read_snapshot(layout.root, ref)
     # The verdict's link check found the parent in the chain, well formed.
-    parent_digest = receipt.predicate["parent"]
+    parent_digest = receipt.predicate.parent
     parent = next(
         (r for r in load_chain(layout.receipts) if r.well_formed and r.digest == parent_digest),
         None,
     )
-    approvals = receipt.predicate.get("approvals")
-    required: int = approvals["required"] if approvals is not None else 0
+    approvals = receipt.predicate.approvals
+    required = approvals.required if approvals is not None else 0
     with tempfile.TemporaryDirectory(prefix="mu-replay-") as scratch:
         run = run_gates(
             extract(files, Path(scratch)),
@@ -107,19 +102,19 @@ def replay(
             approvals_from=layout,
         )
     if not run.ok or run.compiled is None:
-        failed = ", ".join(g.name for g in run.gates if g.status != "PASS")
-        comparison = Comparison("gates", False, f"the snapshot no longer passes: {failed}")
+        failed = ", ".join(g.name for g in run.gates if not g.ok)
+        comparison = Check("gates", "FAIL", f"the snapshot no longer passes: {failed}")
         return ReplayResult(verdict, (comparison,), b"", {}, None)
     regenerated = run.compiled.files
-    payload = receipt_payload(run, generator, ref, parent, receipt.sequence)
-    fresh = json.loads(payload)["predicate"]
+    fresh = receipt_predicate(run, generator, ref, parent, receipt.sequence)
+    payload = receipt_statement(run, fresh)
     recorded = receipt.predicate
     comparisons = [
         *_subject_comparisons(receipt, regenerated),
-        _field("ontology digest", fresh["ontology"]["digest"], recorded["ontology"].get("digest")),
-        _field("golden results", fresh["golden"], recorded.get("golden")),
-        _field("controls", fresh["controls"], recorded.get("controls")),
-        Comparison(
+        _field("ontology digest", fresh.ontology.digest, recorded.ontology.digest),
+        _field("golden results", fresh.golden.to_dict(), recorded.golden.to_dict()),
+        _field("controls", _controls(fresh), _controls(recorded)),
+        Check.of(
             "payload",
             payload == receipt.envelope.payload,
             "bit-identical to the signed payload"
@@ -140,9 +135,9 @@ def replay(
                 ]
             )
         )
-        comparisons.append(Comparison(f"deployed `{deployed}`", diff.clean, detail))
+        comparisons.append(Check.of(f"deployed `{deployed}`", diff.clean, detail))
     audit = None
     if auditor is not None and all(c.ok for c in comparisons):
         name = f"{receipt.sequence:04d}-{receipt.digest[:12]}.{auditor.keyid[:12]}.json"
-        audit = store(layout.receipts / "audits", name, auditor.sign(payload))
+        audit = store(layout.audits, name, auditor.sign(payload))
     return ReplayResult(verdict, tuple(comparisons), payload, regenerated, audit)

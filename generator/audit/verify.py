@@ -2,13 +2,16 @@
 file, its cause and — for a module — a unified diff, so the operator ends
 with an answer, not an investigation.
 
-Causes, decided from digests rather than guessed:
+Causes of a generated file's drift, decided from digests rather than guessed:
 - `hand edit`: the file's sha256 matches no receipt's record of that path;
 - `older release`: it matches what an older receipt recorded;
 - `uncompiled ontology change`: today's ontology digest is not the newest receipt's;
 - `generator change`: same ontology, but this generator's source digest differs;
 - `deleted file` / `extra file`: a file recorded or produced is missing, or one
   nobody produced is present.
+The chain's drifts are named by the receipt check that failed (`signature`, ...)
+or `gap`; the ontology's by `violation` or `unrecorded`; the suite's by
+`failing case` or `unreadable suite`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from generator.build.gates import run_golden
 from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
@@ -26,18 +30,44 @@ from generator.hashing import sha256_hex
 from generator.layout import Layout
 from generator.provenance.identity import this_generator
 from generator.provenance.receipt import StoredReceipt
-from generator.provenance.verify_receipt import verify_chain
+from generator.provenance.verify_receipt import RECEIPT_CHECKS, ReceiptCheck, verify_chain
+
+DriftArea = Literal["chain", "ontology", "enforcers", "deployed", "golden"]
+PackageArea = Literal["enforcers", "deployed"]
+FileCause = Literal[
+    "hand edit",
+    "older release",
+    "uncompiled ontology change",
+    "generator change",
+    "unexplained difference",
+    "unrecorded",
+    "deleted file",
+    "extra file",
+]
+# The chain's drifts: a failed check of a receipt, or a gap in the sequence.
+ChainCause = ReceiptCheck | Literal["gap"]
+DriftCause = FileCause | ChainCause | Literal["violation", "failing case", "unreadable suite"]
 
 
 @dataclass(frozen=True)
 class Drift:
-    """One difference between what should be and what is, with its cause."""
+    """One difference between what should be and what is, with its cause.
 
-    area: str  # "chain" | "ontology" | "enforcers" | "deployed" | "golden"
+    `reason` says what makes `cause` the cause here, when its name alone does
+    not ("its sha256 matches no receipt"); reports print both as `explanation`.
+    """
+
+    area: DriftArea
     where: str
-    cause: str
+    cause: DriftCause
     detail: str
     diff: str = ""
+    reason: str = ""
+
+    @property
+    def explanation(self) -> str:
+        """`cause: reason`, or the cause alone."""
+        return f"{self.cause}: {self.reason}" if self.reason else self.cause
 
 
 @dataclass(frozen=True)
@@ -75,21 +105,24 @@ def _recorded_by(chain: Sequence[StoredReceipt], name: str, digest: str) -> Stor
     return None
 
 
-def _why_fresh_differs(newest: StoredReceipt | None, compiled: Compiled) -> str:
+def _why_fresh_differs(newest: StoredReceipt | None, compiled: Compiled) -> tuple[FileCause, str]:
     # `newest` comes from a chain of well-formed receipts: its fields are typed.
     if newest is None:
-        return "no receipt records any build yet"
-    recorded = newest.predicate["ontology"]["digest"]
-    if recorded != compiled.semantic_digest:
-        return f"uncompiled ontology change: ontology/ is newer than receipt {newest.path.name}"
-    pinned = newest.predicate["generator"]["source_sha256"]
-    if pinned != this_generator().source_sha256:
-        return f"generator change: this mu differs from the one that made {newest.path.name}"
-    return "differs from what this generator makes of this ontology"
+        return "unrecorded", "no receipt records any build yet"
+    if newest.predicate.ontology.digest != compiled.semantic_digest:
+        return "uncompiled ontology change", f"ontology/ is newer than receipt {newest.path.name}"
+    if newest.predicate.generator.source_sha256 != this_generator().source_sha256:
+        return "generator change", f"this mu differs from the one that made {newest.path.name}"
+    return "unexplained difference", "this generator makes other bytes of this ontology"
+
+
+def _chain_cause(check: str) -> ChainCause:
+    """A failed receipt check names the chain's drift."""
+    return next((c for c in RECEIPT_CHECKS if c == check), "chain")
 
 
 def compare_package(
-    area: str,
+    area: PackageArea,
     directory: Path,
     compiled: Compiled,
     chain: Sequence[StoredReceipt],
@@ -105,12 +138,13 @@ def compare_package(
     for path in diff.changed:
         name, digest = f"enforcers/{path}", sha256_hex(actual[path])
         recorded = _recorded_by(chain, name, digest)
+        cause: FileCause
         if recorded is None:
-            cause = "hand edit: its sha256 matches no receipt"
+            cause, reason = "hand edit", "its sha256 matches no receipt"
         elif newest is not None and recorded.digest == newest.digest:
-            cause = _why_fresh_differs(newest, compiled)
+            cause, reason = _why_fresh_differs(newest, compiled)
         else:
-            cause = f"older release: it is what receipt {recorded.path.name} recorded"
+            cause, reason = "older release", f"it is what receipt {recorded.path.name} recorded"
         drifts.append(
             Drift(
                 area,
@@ -118,6 +152,7 @@ def compare_package(
                 cause,
                 "content differs",
                 _unified(path, fresh[path], actual[path]),
+                reason,
             )
         )
     for path in diff.removed:
@@ -125,12 +160,13 @@ def compare_package(
     for path in diff.added:
         name = f"enforcers/{path}"
         recorded = _recorded_by(chain, name, sha256_hex(actual[path]))
-        cause = (
-            f"older release: present in receipt {recorded.path.name}"
-            if recorded is not None
-            else "extra file: produced by no receipt and not by the generator"
+        if recorded is not None:
+            cause, reason = "older release", f"present in receipt {recorded.path.name}"
+        else:
+            cause, reason = "extra file", "produced by no receipt and not by the generator"
+        drifts.append(
+            Drift(area, f"{directory}/{path}", cause, "present, not expected", reason=reason)
         )
-        drifts.append(Drift(area, f"{directory}/{path}", cause, "present, not expected"))
     return drifts
 
 
@@ -144,10 +180,12 @@ def quarterly_verify(
     chain_report = verify_chain(layout, public_key_path=public_key_path)
     # A malformed receipt is reported below as a chain drift; only well-formed
     # ones (typed fields) explain the other drifts.
-    chain = [v.receipt for v in chain_report.verdicts if v.receipt.well_formed]
+    chain = [v.receipt for v in chain_report.verdicts if v.receipt.is_receipt]
     for verdict in chain_report.verdicts:
         for check in verdict.failures:
-            drifts.append(Drift("chain", verdict.receipt.path.name, check.name, check.detail))
+            drifts.append(
+                Drift("chain", verdict.receipt.path.name, _chain_cause(check.name), check.detail)
+            )
     drifts += [Drift("chain", "receipts/", "gap", gap) for gap in chain_report.gaps]
     count = len(chain_report.verdicts)
     summary.append(f"chain: {count} receipts, {'verified' if chain_report.ok else 'FAILED'}")
@@ -164,8 +202,8 @@ def quarterly_verify(
     newest = chain[-1] if chain else None
     if newest is None:
         drifts.append(Drift("ontology", "receipts/", "unrecorded", "no receipt records any build"))
-    elif newest.predicate["ontology"]["digest"] != compiled.semantic_digest:
-        recorded_files = newest.predicate["ontology"]["files"]
+    elif newest.predicate.ontology.digest != compiled.semantic_digest:
+        recorded_files = newest.predicate.ontology.files
         today = {s.path: s.sha256 for s in compiled.sources}
         changed = sorted(
             p for p in set(recorded_files) | set(today) if recorded_files.get(p) != today.get(p)
@@ -194,8 +232,9 @@ def quarterly_verify(
                     Drift(
                         "golden",
                         result.file,
-                        f"case `{result.case_id}` fails",
+                        "failing case",
                         "; ".join(result.mismatches),
+                        reason=f"`{result.case_id}`",
                     )
                 )
         summary.append(f"golden: {golden.passed}/{golden.total} cases pass on the fresh A")

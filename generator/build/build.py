@@ -14,19 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.build.attest import receipt_payload, rejection_payload
-from generator.errors import InputError
+from generator.build.attest import receipt_predicate, receipt_statement, rejection_payload
 from generator.build.gates import GateRun, run_gates
+from generator.errors import InputError
+from generator.files import StagedTree
 from generator.layout import Layout
 from generator.paths import inside_repository
 from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.receipt import StoredReceipt, newest, payload_digest, store_receipt, store_rejection
+from generator.provenance.receipt import (
+    StoredReceipt,
+    newest,
+    payload_digest,
+    store_receipt,
+    store_rejection,
+)
 from generator.provenance.signing import Signer
 from generator.provenance.snapshot import collect, write_snapshot
-from generator.files import StagedTree
-
-# Predicate fields that identify a build's content (not its place in the chain).
-CONTENT_KEYS = ("generator", "ontology", "golden", "gates", "controls", "enforcers", "approvals")
+from generator.provenance.statement import ReceiptPredicate
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,11 @@ class BuildResult:
         return self.run.ok
 
 
-def _same_content(payload: bytes, recorded: StoredReceipt) -> bool:
-    fresh = json.loads(payload)
+def _same_content(payload: bytes, predicate: ReceiptPredicate, recorded: StoredReceipt) -> bool:
+    """Whether `recorded` already records this build (same A, same content of the predicate)."""
     return bool(
-        fresh["subject"] == recorded.statement.get("subject")
-        and all(fresh["predicate"].get(k) == recorded.predicate.get(k) for k in CONTENT_KEYS)
+        json.loads(payload)["subject"] == recorded.statement.get("subject")
+        and predicate.same_content(recorded.predicate)
     )
 
 
@@ -95,8 +99,9 @@ def build(
     with StagedTree(layout.enforcers, run.compiled.files) as staged:
         snapshot = write_snapshot(layout, collect(layout))
         sequence = parent.sequence + 1 if parent else 1
-        payload = receipt_payload(run, generator, snapshot, parent, sequence)
-        if parent is not None and _same_content(payload, parent):
+        predicate = receipt_predicate(run, generator, snapshot, parent, sequence)
+        payload = receipt_statement(run, predicate)
+        if parent is not None and _same_content(payload, predicate, parent):
             staged.commit()
             return BuildResult(run, True, parent.path, parent.digest, True, None, signer)
         envelope = signer.sign(payload)

@@ -12,15 +12,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.provenance.approvals import Approval, valid_approvals
 from generator.child import child_env, module_command
-from generator.run.enforcers import load_enforcers
-from generator.run.golden import GoldenReport, load_suite, run_suite
-from generator.layout import Layout
 from generator.compile.load import SourceFile
 from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
 from generator.compile.validate import ValidationReport
 from generator.files import compare_trees, read_tree, write_tree_atomic
+from generator.layout import Layout
+from generator.provenance.approvals import Approval, valid_approvals
+from generator.provenance.verdict import Check
+from generator.run.enforcers import load_enforcers
+from generator.run.golden import GoldenReport, load_suite, run_suite
 
 # A seed the parent process almost surely does not use (it runs randomised).
 DETERMINISM_SEED = "20261123"
@@ -29,19 +30,10 @@ DETERMINISM_TIMEOUT = 1800
 
 
 @dataclass(frozen=True)
-class Gate:
-    """One gate of the build: its name, PASS/FAIL, and a line of detail."""
-
-    name: str
-    status: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class GateRun:
     """Every gate's verdict, and what each stage produced when it ran."""
 
-    gates: tuple[Gate, ...]
+    gates: tuple[Check, ...]
     sources: tuple[SourceFile, ...]
     validation: ValidationReport | None
     compiled: Compiled | None
@@ -52,7 +44,7 @@ class GateRun:
     @property
     def ok(self) -> bool:
         """True when every gate passed."""
-        return all(g.status == "PASS" for g in self.gates)
+        return all(g.ok for g in self.gates)
 
 
 def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
@@ -79,39 +71,39 @@ def _second_compile(
     )
 
 
-def determinism_check(ontology_dir: Path, expected: Compiled) -> Gate:
+def determinism_check(ontology_dir: Path, expected: Compiled) -> Check:
     """Recompile in a fresh process under another hash seed; compare every byte."""
     with tempfile.TemporaryDirectory(prefix="mu-regen-") as scratch:
         out = Path(scratch) / "enforcers"
         try:
             proc = _second_compile(ontology_dir, out, scratch)
         except subprocess.TimeoutExpired:
-            return Gate("determinism", "FAIL", "the second compile did not finish in time")
+            return Check("determinism", "FAIL", "the second compile did not finish in time")
         if proc.returncode != 0:
-            return Gate("determinism", "FAIL", f"second compile failed: {proc.stderr.strip()}")
+            return Check("determinism", "FAIL", f"second compile failed: {proc.stderr.strip()}")
         try:
             digest = json.loads(proc.stdout)["semantic_digest"]
         except (ValueError, KeyError, TypeError):
-            return Gate("determinism", "FAIL", "the second compile gave no digest")
+            return Check("determinism", "FAIL", "the second compile gave no digest")
         diff = compare_trees(expected.files, read_tree(out))
     if digest != expected.semantic_digest:
-        return Gate("determinism", "FAIL", "the ontology digest differs between processes")
+        return Check("determinism", "FAIL", "the ontology digest differs between processes")
     if not diff.clean:
         paths = ", ".join((*diff.changed, *diff.added, *diff.removed))
-        return Gate("determinism", "FAIL", f"files differ between processes: {paths}")
-    return Gate(
+        return Check("determinism", "FAIL", f"files differ between processes: {paths}")
+    return Check(
         "determinism", "PASS", f"{len(expected.files)} files byte-identical across processes"
     )
 
 
 def approvals_gate(
     repo: Layout, compiled: Compiled, required: int
-) -> tuple[Gate, tuple[Approval, ...]]:
+) -> tuple[Check, tuple[Approval, ...]]:
     """At least `required` distinct compliance keys approved exactly this ontology."""
     approvals = valid_approvals(repo, compiled.semantic_digest)
     names = ", ".join(a.name for a in approvals) or "none"
     detail = f"{len(approvals)}/{required} compliance approvals of this ontology ({names})"
-    return Gate("approvals", "PASS" if len(approvals) >= required else "FAIL", detail), approvals
+    return Check.of("approvals", len(approvals) >= required, detail), approvals
 
 
 def run_gates(
@@ -127,16 +119,16 @@ def run_gates(
         compiled = compile_ontology(layout.ontology)
     except ValidationFailed as exc:
         count = len(exc.report.violations)
-        gate = Gate("ontology", "FAIL", f"{count} violation(s)")
+        gate = Check("ontology", "FAIL", f"{count} violation(s)")
         return GateRun((gate,), exc.sources, exc.report, None, None, required_approvals)
-    gates = [Gate("ontology", "PASS", f"O ⊨ Σ ({len(compiled.ontology.controls)} controls)")]
+    gates = [Check("ontology", "PASS", f"O ⊨ Σ ({len(compiled.ontology.controls)} controls)")]
     approvals: tuple[Approval, ...] = ()
     if required_approvals > 0:
         gate, approvals = approvals_gate(approvals_from or layout, compiled, required_approvals)
         gates.append(gate)
     golden = run_golden(compiled.files, layout.golden)
     detail = f"{golden.passed}/{golden.total} cases, coverage {golden.coverage_percent:.0f}%"
-    gates.append(Gate("golden", "PASS" if golden.ok else "FAIL", detail))
+    gates.append(Check.of("golden", golden.ok, detail))
     gates.append(determinism_check(layout.ontology, compiled))
     return GateRun(
         tuple(gates),

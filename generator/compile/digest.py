@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pyoxigraph as ox
 
 from generator.compile.load import BASE_IRI, SourceFile
-from generator.errors import InputError
+from generator.errors import InputError, Location
 from generator.hashing import sha256_hex
 
 
@@ -20,7 +20,11 @@ def _quads(index: int, source: SourceFile) -> list[ox.Quad]:
     try:
         triples = list(ox.parse(source.data, format=ox.RdfFormat.TURTLE, base_iri=BASE_IRI))
     except SyntaxError as exc:
-        raise InputError(f"turtle syntax error in `{source.path}:{exc.lineno}`: {exc.msg}") from exc
+        raise InputError(
+            f"turtle syntax error in `{source.path}:{exc.lineno}`: {exc.msg}",
+            hint="fix the Turtle at that line; the canonicalizer reads plain Turtle 1.1 only",
+            location=Location.of_parse_error(source.path, exc),
+        ) from exc
 
     # Blank-node labels are scoped to one document; pyoxigraph keeps `_:b0` as
     # written, so labels are made unique per file before the union.

@@ -15,7 +15,7 @@ from pathlib import Path
 import rdflib
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
-from generator.errors import InputError, Problem
+from generator.errors import InputError, Location
 from generator.hashing import sha256_hex
 from generator.layout import controls_dir, shapes_dir, sorted_files
 
@@ -60,7 +60,10 @@ def read_sources(directory: Path, sub: Path) -> tuple[SourceFile, ...]:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise InputError(f"cannot read `{rel}`: {exc.strerror}") from exc
+            raise InputError(
+                f"cannot read `{rel}`: {exc.strerror}",
+                hint="make the file readable by the user running mu, or remove it",
+            ) from exc
         out.append(SourceFile(rel, data, sha256_hex(data)))
     return tuple(out)
 
@@ -68,6 +71,17 @@ def read_sources(directory: Path, sub: Path) -> tuple[SourceFile, ...]:
 def _syntax_line(exc: BadSyntax) -> int | None:
     match = re.search(r"at line (\d+)", str(exc))
     return int(match.group(1)) if match else None
+
+
+def _syntax_column(exc: BadSyntax, line: int | None) -> int | None:
+    """The 1-based column of a syntax error, when rdflib's offset agrees with its line."""
+    text, offset = getattr(exc, "_str", None), getattr(exc, "_i", None)
+    if not isinstance(text, bytes) or not isinstance(offset, int) or line is None:
+        return None
+    before = text.decode("utf-8", errors="replace")[:offset]
+    if before.count("\n") + 1 != line:
+        return None
+    return offset - (before.rfind("\n") + 1) + 1
 
 
 def parse_turtle(source: SourceFile, into: rdflib.Graph, directory: Path | None = None) -> None:
@@ -93,12 +107,13 @@ def parse_turtle(source: SourceFile, into: rdflib.Graph, directory: Path | None 
         raise InputError(
             f"turtle syntax error in `{where}`: {why}",
             hint="fix the Turtle at that line (a missing `.`, `;` or quote is the usual cause)",
-            problems=[Problem(where, why)],
+            location=Location(shown, line, _syntax_column(exc, line)),
         ) from exc
     except Exception as exc:  # rdflib raises assorted types for malformed input
         raise InputError(
             f"turtle syntax error in `{shown}`: {exc}",
             hint="fix the Turtle in that file",
+            location=Location(shown),
         ) from exc
 
 

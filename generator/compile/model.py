@@ -9,16 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal, get_args
 
+# The vocabulary (SPEC §3). Each is named once, here, as a type; the tuples
+# below are derived from the types, so a check and a type cannot disagree.
 Datatype = Literal["decimal", "integer", "string", "boolean", "authority"]
-ControlKind = Literal["approval", "segregation", "condition", "notification", "audit_log"]
+DecisionKind = Literal["approval", "segregation", "condition"]
+ActionKind = Literal["notification", "audit_log"]
+ControlKind = Literal[DecisionKind, ActionKind]
 Party = Literal["initiator", "approver", "executor"]
 Outcome = Literal["APPROVE", "REJECT", "REVIEW"]
 Effect = Literal["REJECT", "REVIEW"]
 
-DECISION_KINDS: frozenset[str] = frozenset({"approval", "segregation", "condition"})
-ACTION_KINDS: frozenset[str] = frozenset({"notification", "audit_log"})
+DATATYPES: Final[tuple[Datatype, ...]] = get_args(Datatype)
+CONTROL_KINDS: Final[tuple[ControlKind, ...]] = get_args(ControlKind)
+PARTIES: Final[tuple[Party, ...]] = get_args(Party)
+OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
+EFFECTS: Final[tuple[Effect, ...]] = get_args(Effect)
+DECISION_KINDS: frozenset[str] = frozenset(get_args(DecisionKind))
+ACTION_KINDS: frozenset[str] = frozenset(get_args(ActionKind))
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,6 @@ CORE_FIELDS: tuple[FieldDef, ...] = (
     FieldDef("approver.authority", "authority", True),
     FieldDef("executor.id", "string", True),
 )
-CORE_PATHS: frozenset[str] = frozenset(f.path for f in CORE_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,18 @@
-"""The compile pipeline: load → validate → extract → conditions → lower → render.
+"""The compiler as an ordered list of named stages (`STAGES`):
 
-Each stage is a named function turning one type into the next. `check`
-collects every problem (SHACL results and condition failures) before the
-line stops; `compile_ontology` refuses to render anything unless O ⊨ Σ.
+    load → validate → extract → conditions ‖ lower → render → digest
+
+Each `Stage` turns a `Unit` into the next by filling in one field. The
+checking stages collect every problem (SHACL results and condition failures);
+the line stops at ‖ unless O ⊨ Σ, so nothing is rendered from a bad ontology.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from rdflib import URIRef
 
@@ -20,11 +24,12 @@ from generator.compile.lower import CompiledConditions, compile_conditions, lowe
 from generator.compile.model import Ontology
 from generator.compile.render import render_package
 from generator.compile.validate import Namer, ValidationReport, Violation, shacl_validate, sort_key
-from generator.errors import CheckFailed, MuError
+from generator.errors import CheckFailed, Location, MuError, Problem
 from generator.files import TreeDiff, compare_trees, read_tree, write_tree_atomic
 from generator.layout import Layout
 from generator.paths import output_directory
 
+T = TypeVar("T")
 CONDITION_SHAPE = {"syntax": "mu:ConditionSyntax", "type": "mu:ConditionType"}
 
 
@@ -55,16 +60,41 @@ class Compiled:
 
 
 class ValidationFailed(CheckFailed):
-    """O does not satisfy Σ: carries the whole report for rendering."""
+    """O does not satisfy Σ: an ordinary `CheckFailed` with every result as a problem.
 
-    def __init__(self, report: ValidationReport, sources: tuple[SourceFile, ...] = ()) -> None:
+    `directory` is the ontology directory as messages name it (the path the
+    user gave, or `ontology` relative to the repository root), so each
+    problem's location is a file the user can open. The report and sources
+    stay attached for callers that record them (the build's rejection receipt).
+    """
+
+    def __init__(
+        self,
+        report: ValidationReport,
+        sources: tuple[SourceFile, ...] = (),
+        *,
+        directory: str,
+        hint: str,
+    ) -> None:
         count = len(report.violations)
         super().__init__(
             f"the ontology does not conform: {count} violation(s)",
-            hint="fix every violation listed, then run `mu validate` again",
+            hint=hint,
+            problems=[_violation_problem(v, directory) for v in report.results],
         )
         self.report = report
         self.sources = sources
+        self.directory = directory
+
+
+def _violation_problem(v: Violation, directory: str) -> Problem:
+    path = f" (path {v.path})" if v.path else ""
+    value = f" value {v.value}" if v.value else ""
+    return Problem(
+        v.severity.lower(),
+        f"{v.focus}{path} [shape {v.shape}]{value}: {v.message}",
+        location=Location(f"{directory.rstrip('/')}/{v.file}") if v.file else None,
+    )
 
 
 def _condition_violations(
@@ -90,43 +120,148 @@ def _condition_violations(
     return out
 
 
-def check(loaded: LoadedOntology) -> Checked:
-    """Validate O against Σ, then compile every condition; collect all problems."""
-    report = shacl_validate(loaded)
+@dataclass(frozen=True)
+class Unit:
+    """What flows through the stages: each stage fills in the next field."""
+
+    directory: Path
+    loaded: LoadedOntology | None = None
+    report: ValidationReport | None = None
+    ontology: Ontology | None = None
+    conditions: CompiledConditions | None = None
+    ir: PackageIR | None = None
+    files: dict[str, bytes] | None = None
+    digest: str | None = None
+
+    @property
+    def conforms(self) -> bool:
+        """O ⊨ Σ and every condition compiled: the line may go on to lowering."""
+        return (
+            self.report is not None
+            and self.report.conforms
+            and self.ontology is not None
+            and self.conditions is not None
+        )
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One named stage of the compiler, turning a `Unit` into the next."""
+
+    name: str
+    run: Callable[[Unit], Unit]
+
+
+def _need(value: T | None, what: str) -> T:
+    # A stage run out of order is a bug in STAGES, never a user error.
+    if value is None:
+        raise AssertionError(f"stage input `{what}` is missing: STAGES are out of order")
+    return value
+
+
+def _load(unit: Unit) -> Unit:
+    return replace(unit, loaded=load_ontology(unit.directory))
+
+
+def _validate(unit: Unit) -> Unit:
+    return replace(unit, report=shacl_validate(_need(unit.loaded, "loaded")))
+
+
+def _extract(unit: Unit) -> Unit:
     try:
-        ontology = extract_ontology(loaded.data)
+        return replace(unit, ontology=extract_ontology(_need(unit.loaded, "loaded").data))
     except MuError:
         # The graph is too broken to read a model from; SHACL already said why.
-        return Checked(loaded, report, None, None)
-    conditions = compile_conditions(ontology)
+        return unit
+
+
+def _conditions(unit: Unit) -> Unit:
+    if unit.ontology is None:
+        return unit
+    conditions = compile_conditions(unit.ontology)
+    report = _need(unit.report, "report")
     if conditions.failures:
-        results = sorted(
-            (*report.results, *_condition_violations(loaded, conditions)), key=sort_key
-        )
-        report = ValidationReport(tuple(results))
-    if not report.conforms:
-        return Checked(loaded, report, None, conditions)
-    return Checked(loaded, report, ontology, conditions)
+        loaded = _need(unit.loaded, "loaded")
+        results = (*report.results, *_condition_violations(loaded, conditions))
+        report = ValidationReport(tuple(sorted(results, key=sort_key)))
+    return replace(unit, conditions=conditions, report=report)
+
+
+def _lower(unit: Unit) -> Unit:
+    ontology, conditions = _need(unit.ontology, "ontology"), _need(unit.conditions, "conditions")
+    return replace(unit, ir=lower(ontology, conditions.compiled))
+
+
+def _render(unit: Unit) -> Unit:
+    return replace(unit, files=render_package(_need(unit.ir, "ir")))
+
+
+def _digest(unit: Unit) -> Unit:
+    return replace(unit, digest=semantic_digest(_need(unit.loaded, "loaded").sources))
+
+
+# The compiler, in order (as OPA's compile.go lists its stages). The checking
+# stages collect every problem; the line stops between them and lowering
+# unless O ⊨ Σ. Writing is not a stage of compilation: `generate` does it.
+CHECK_STAGES: tuple[Stage, ...] = (
+    Stage("load", _load),
+    Stage("validate", _validate),
+    Stage("extract", _extract),
+    Stage("conditions", _conditions),
+)
+EMIT_STAGES: tuple[Stage, ...] = (
+    Stage("lower", _lower),
+    Stage("render", _render),
+    Stage("digest", _digest),
+)
+STAGES: tuple[Stage, ...] = CHECK_STAGES + EMIT_STAGES
+
+
+def run_stages(stages: tuple[Stage, ...], unit: Unit) -> Unit:
+    """Run `stages` in order on `unit`."""
+    for stage in stages:
+        unit = stage.run(unit)
+    return unit
+
+
+def _checked(unit: Unit) -> Checked:
+    loaded, report = _need(unit.loaded, "loaded"), _need(unit.report, "report")
+    ontology = unit.ontology if unit.conforms else None
+    return Checked(loaded, report, ontology, unit.conditions)
+
+
+def check(loaded: LoadedOntology) -> Checked:
+    """Validate already loaded O against Σ, then compile every condition; every problem."""
+    unit = Unit(loaded.directory, loaded=loaded)
+    return _checked(run_stages(CHECK_STAGES[1:], unit))
 
 
 def validate_directory(ontology_dir: Path) -> Checked:
-    """Stages load and validate, for `mu validate`."""
-    return check(load_ontology(ontology_dir))
+    """The checking stages, for `mu validate`."""
+    return _checked(run_stages(CHECK_STAGES, Unit(ontology_dir)))
 
 
-def compile_ontology(ontology_dir: Path) -> Compiled:
-    """Every stage up to rendered files; raises `ValidationFailed` unless O ⊨ Σ."""
-    checked = validate_directory(ontology_dir)
-    if checked.ontology is None or checked.conditions is None or not checked.report.conforms:
-        raise ValidationFailed(checked.report, checked.loaded.sources)
-    ir = lower(checked.ontology, checked.conditions.compiled)
-    files = render_package(ir)
+def compile_ontology(ontology_dir: Path, *, shown: str | None = None) -> Compiled:
+    """Every stage up to rendered files; raises `ValidationFailed` unless O ⊨ Σ.
+
+    `shown` names `ontology_dir` in messages (default: the path as given).
+    """
+    unit = run_stages(CHECK_STAGES, Unit(ontology_dir))
+    checked = _checked(unit)
+    if not unit.conforms or checked.ontology is None:
+        raise ValidationFailed(
+            checked.report,
+            checked.loaded.sources,
+            directory=shown or ontology_dir.as_posix(),
+            hint="fix every violation listed, then run `mu validate` again",
+        )
+    unit = run_stages(EMIT_STAGES, unit)
     return Compiled(
         checked=checked,
         ontology=checked.ontology,
-        ir=ir,
-        files=files,
-        semantic_digest=semantic_digest(checked.loaded.sources),
+        ir=_need(unit.ir, "ir"),
+        files=_need(unit.files, "files"),
+        semantic_digest=_need(unit.digest, "digest"),
     )
 
 
@@ -153,7 +288,7 @@ def generate(
     first checked by the path policy (`generator.paths.output_directory`).
     """
     target = layout.enforcers if output is None else output_directory(layout, output)
-    compiled = compile_ontology(ontology_dir)
+    compiled = compile_ontology(ontology_dir, shown=layout.shown(ontology_dir))
     diff = compare_trees(compiled.files, read_tree(target))
     if check_only:
         return GenerateResult(target, compiled, diff, written=False)

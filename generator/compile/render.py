@@ -11,6 +11,10 @@ The renderer is the last step before user text becomes code, so it is strict:
   depth, so a bug upstream fails the build instead of shipping code;
 - output is a pure function of the IR: sorted inputs, no clock, no paths,
   LF line endings, UTF-8, exactly one trailing newline.
+
+The runtime is not a template: its source is the real, type-checked package
+`generator.compile.runtime`, which `runtime_source` assembles into one module
+and `render_package` renders by prepending the header.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import hashlib
 import io
 import json
 import re
+import sys
 import tokenize
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +35,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from generator.compile.conditions.safety import verify_source
 from generator.compile.ir import ControlIR, PackageIR, SchemaIR
-from generator.compile.model import ACTION_KINDS, DECISION_KINDS
+from generator.compile.model import CONTROL_KINDS, DATATYPES, EFFECTS, OUTCOMES, PARTIES
 from generator.hashing import sha256_hex
 
-__all__ = ["constant_digest", "py_literal", "render_package"]
+__all__ = ["constant_digest", "py_literal", "render_package", "runtime_source"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-
-CONTROL_KINDS = DECISION_KINDS | ACTION_KINDS
-EFFECTS = frozenset({"REJECT", "REVIEW"})
-OUTCOMES = frozenset({"APPROVE", "REJECT", "REVIEW"})
-PARTIES = frozenset({"initiator", "approver", "executor"})
-DATATYPES = frozenset({"decimal", "integer", "string", "boolean", "authority"})
+# The source of `runtime.py`: a package of real modules, read as text here and
+# never imported, so the generator does not depend on what it emits.
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+RUNTIME_PACKAGE = "generator.compile.runtime"
+# The runtime's parts in the order they are emitted. A part may import names
+# only from the parts before it, because in the one generated module those
+# names must already be defined when its body runs.
+RUNTIME_PARTS = ("decision.py", "actions.py")
 
 # Identifiers become file names and module names, so they are held to the
 # contract's pattern (SPEC §3) even though validation upstream checks it too.
@@ -51,6 +58,17 @@ _HEADER_WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", re.ASCII)
 _HEX_DIGEST_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 # The same plain decimal notation the runtime accepts for amounts.
 _DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+# A runtime constant the renderer fills in, e.g.
+# `GENERATOR_NAME: Final[str] = "unrendered"  # rendered: generator_name`.
+# The whole line is replaced, so the placeholder and its marker never ship.
+_RENDERED_MARK = "  # rendered: "
+_RENDERED_CONSTANT_RE = re.compile(
+    r'(?P<name>[A-Z][A-Z0-9_]*): Final\[str\] = "[^"\\]*"  # rendered: (?P<key>[a-z_]+)',
+    re.ASCII,
+)
+# Ruff's line length for the generator's source: a merged import line longer
+# than this would need wrapping, which the assembler does not do.
+_IMPORT_LINE_LIMIT = 100
 
 
 def py_literal(value: object) -> str:
@@ -117,9 +135,12 @@ def render_package(ir: PackageIR) -> dict[str, bytes]:
         "generator_version": ir.generator_version,
     }
     static_digest = constant_digest(ir.generator_version)
+    runtime = _render("_header.j2", base, static_digest) + runtime_source(
+        ir.generator_name, ir.generator_version
+    )
     files: dict[str, str] = {
         "__init__.py": _render("init.py.j2", base, static_digest),
-        "runtime.py": _render("runtime.py.j2", base, static_digest),
+        "runtime.py": _normalise(runtime),
         "controls/__init__.py": _render("controls_init.py.j2", base, static_digest),
         "schema.py": _render(
             "schema.py.j2", {**base, **_schema_context(ir.schema)}, _hex(ir.schema.digest)
@@ -145,10 +166,191 @@ def render_package(ir: PackageIR) -> dict[str, bytes]:
 
 def _render(template: str, context: Mapping[str, Any], source_digest: str) -> str:
     text = _environment().get_template(template).render(**context, source_digest=source_digest)
-    # Templates are LF files, but normalise anyway so a checkout with CRLF
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
+    # Sources are LF files, but normalise anyway so a checkout with CRLF
     # conversion cannot make the output machine-dependent.
     text = text.replace("\r\n", "\n")
     return text.rstrip("\n") + "\n"
+
+
+# --------------------------------------------------------------------------
+# The runtime: real modules assembled into one
+# --------------------------------------------------------------------------
+
+
+def runtime_source(generator_name: str, generator_version: str) -> str:
+    """The text of the generated `runtime.py` below its header.
+
+    It is the package `generator.compile.runtime` (`RUNTIME_DIR`) as one module:
+    the package docstring, one blank line, `from __future__ import
+    annotations`, the merged standard-library imports of `RUNTIME_PARTS`
+    sorted as ruff's isort sorts them, then the body of each part (what follows
+    its imports) in order, one blank line after the imports and two between
+    parts. The `# rendered:` constant lines are replaced with literals of the
+    generator's name and version. Raises `ValueError` if the source breaks
+    these rules, so a bad edit to the runtime fails the build.
+    """
+    _check_header_word("generator name", generator_name)
+    _check_header_word("generator version", generator_version)
+    values = {"generator_name": generator_name, "generator_version": generator_version}
+    return _fill_constants(_assembled_runtime(RUNTIME_DIR), values)
+
+
+@functools.lru_cache(maxsize=4)
+def _assembled_runtime(directory: Path) -> str:
+    """The runtime source in `directory` as one module, constants not yet filled.
+
+    Keyed by directory, so a test that points `RUNTIME_DIR` at a patched copy
+    gets its own entry.
+    """
+    doc = _package_docstring(directory / "__init__.py")
+    plain: set[str] = set()
+    members: dict[str, set[str]] = {}
+    bodies: list[str] = []
+    for index, name in enumerate(RUNTIME_PARTS):
+        text = (directory / name).read_text(encoding="utf-8")
+        body = _split_part(name, text, RUNTIME_PARTS[:index], plain, members)
+        # Blank lines between parts are the assembler's, not the parts': after
+        # an import block ruff wants one blank line, between top-level code two.
+        bodies.append(body.lstrip("\n"))
+    lines = ["from __future__ import annotations", ""]
+    lines += [f"import {module}" for module in sorted(plain, key=_module_key)]
+    for module in sorted(members, key=_module_key):
+        names = ", ".join(sorted(members[module], key=_member_key))
+        lines.append(f"from {module} import {names}")
+    for line in lines:
+        if len(line) > _IMPORT_LINE_LIMIT:
+            raise ValueError(f"runtime import line is too long to emit unwrapped: {line}")
+    # Each body ends with a newline, so "\n\n" leaves two blank lines between parts.
+    return doc + "\n" + "\n".join(lines) + "\n\n" + "\n\n".join(bodies)
+
+
+def _package_docstring(path: Path) -> str:
+    """The exact source lines of the runtime package's docstring, its only statement."""
+    text = path.read_text(encoding="utf-8")
+    statements = ast.parse(text, filename=str(path)).body
+    if len(statements) != 1 or not _is_docstring(statements[0]):
+        raise ValueError(f"`{path.name}` of the runtime must hold only the module docstring")
+    node = statements[0]
+    assert node.end_lineno is not None  # always set by ast.parse
+    return "".join(text.splitlines(keepends=True)[node.lineno - 1 : node.end_lineno])
+
+
+def _split_part(
+    name: str,
+    text: str,
+    earlier: tuple[str, ...],
+    plain: set[str],
+    members: dict[str, set[str]],
+) -> str:
+    """Add a part's imports to `plain`/`members`; return the text after them."""
+
+    def refuse(why: str) -> ValueError:
+        return ValueError(f"runtime part `{name}`: {why}")
+
+    statements = ast.parse(text, filename=name).body
+    if not statements or not _is_docstring(statements[0]):
+        raise refuse("it must start with a docstring")
+    imports: list[ast.Import | ast.ImportFrom] = []
+    for statement in statements[1:]:
+        if not isinstance(statement, (ast.Import, ast.ImportFrom)):
+            break
+        imports.append(statement)
+    rest = statements[1 + len(imports) :]
+    # Imports are merged from the top of each part only: one elsewhere would
+    # be emitted where it stands, outside the checked import block.
+    for statement in rest:
+        for node in ast.walk(statement):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                raise refuse(f"line {node.lineno}: imports belong at the top of the part")
+    future = False
+    for node in imports:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                _check_runtime_import(refuse, alias.name, alias.asname)
+                plain.add(alias.name)
+            continue
+        module = node.module or ""
+        if node.level or module.startswith(RUNTIME_PACKAGE + "."):
+            # A name of an earlier part: the same module once assembled.
+            source = module if node.level else module.removeprefix(RUNTIME_PACKAGE + ".")
+            if node.level > 1 or f"{source}.py" not in earlier:
+                raise refuse(f"it may import only from the parts before it, not `{module}`")
+            continue
+        if module == "__future__":
+            if [alias.name for alias in node.names] != ["annotations"]:
+                raise refuse("the only __future__ import is `annotations`")
+            future = True
+            continue
+        for alias in node.names:
+            _check_runtime_import(refuse, module, alias.asname, alias.name)
+            members.setdefault(module, set()).add(alias.name)
+    if not future:
+        # Every part is checked with postponed annotations, so the module must be too.
+        raise refuse("it must import `annotations` from __future__")
+    end = imports[-1].end_lineno
+    assert end is not None  # always set by ast.parse
+    return "".join(text.splitlines(keepends=True)[end:])
+
+
+def _check_runtime_import(
+    refuse: Callable[[str], ValueError], module: str, asname: str | None, member: str = ""
+) -> None:
+    # The generated package must deploy with Python alone (SPEC §5).
+    if module.partition(".")[0] not in sys.stdlib_module_names:
+        raise refuse(f"`{module}` is not in the standard library")
+    # Aliases and star imports could not be merged into one import block safely.
+    if asname is not None or member == "*":
+        raise refuse(f"`{module}` must be imported plainly, without `as` or `*`")
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _module_key(module: str) -> tuple[str, str]:
+    """Ruff's isort order of module names: case-insensitive first."""
+    return module.lower(), module
+
+
+def _member_key(member: str) -> tuple[int, str, str]:
+    """Ruff's isort order of imported names (`order-by-type`): CONSTANTS, Classes, others."""
+    if len(member) > 1 and member.isupper():
+        kind = 0
+    elif member[:1].isupper():
+        kind = 1
+    else:
+        kind = 2
+    return kind, member.lower(), member
+
+
+def _fill_constants(text: str, values: Mapping[str, str]) -> str:
+    """Replace each `# rendered: <key>` constant line with a literal of `values[key]`.
+
+    The value is written only through `py_literal`, so it is always one string
+    literal, whatever it holds.
+    """
+    lines = text.split("\n")
+    filled: set[str] = set()
+    for index, line in enumerate(lines):
+        if _RENDERED_MARK not in line:
+            continue
+        match = _RENDERED_CONSTANT_RE.fullmatch(line)
+        if match is None or match["key"] not in values or match["key"] in filled:
+            raise ValueError(f"runtime line {line!r} is not a known constant to fill in once")
+        lines[index] = f"{match['name']}: Final[str] = {py_literal(values[match['key']])}"
+        filled.add(match["key"])
+    missing = sorted(set(values) - filled)
+    if missing:
+        raise ValueError(f"the runtime source has no `# rendered:` line for {', '.join(missing)}")
+    return "\n".join(lines)
 
 
 def _manifest(ir: PackageIR, controls: Iterable[ControlIR], files: Mapping[str, bytes]) -> bytes:
@@ -213,9 +415,9 @@ def _check_controls(controls: list[ControlIR]) -> None:
                 raise ValueError(f"control `{cid}` has no plain decimal amount threshold")
         if c.kind == "condition" and c.effect not in EFFECTS:
             raise ValueError(f"control `{cid}` has effect {c.effect!r}, not REJECT or REVIEW")
-        if not set(c.on_outcome) <= OUTCOMES:
+        if not set(c.on_outcome) <= set(OUTCOMES):
             raise ValueError(f"control `{cid}` has an unknown outcome in {c.on_outcome!r}")
-        if not set(c.separates) <= PARTIES:
+        if not set(c.separates) <= set(PARTIES):
             raise ValueError(f"control `{cid}` separates an unknown party in {c.separates!r}")
 
 

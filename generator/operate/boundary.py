@@ -30,7 +30,7 @@ from generator.compile.conditions.ast import (
     SetLit,
     StrLit,
 )
-from generator.compile.model import Ontology, TransactionType
+from generator.compile.model import PARTIES, Ontology, TransactionType
 
 # ISO 4217 minor units that differ from two; every other currency steps by 0.01.
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
@@ -157,10 +157,9 @@ def boundary_cases(ontology: Ontology) -> tuple[BoundaryCase, ...]:
                         tx["approver"]["authority"] = code
                         add(f"{cid}:amount:{amount}:{code}", f"{amount} {currency}, {code}", tx)
             if control.kind == "segregation":
-                parties = ("initiator", "approver", "executor")
                 for pattern in ((0, 1, 2), (0, 0, 1), (0, 1, 0), (0, 1, 1), (0, 0, 0)):
                     tx = _copy(base)
-                    for party, who in zip(parties, pattern, strict=True):
+                    for party, who in zip(PARTIES, pattern, strict=True):
                         tx[party]["id"] = f"person-{who}"
                     add(f"{cid}:parties:{pattern}", f"party identities {pattern}", tx)
             if control.when:

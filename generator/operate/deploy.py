@@ -31,6 +31,7 @@ from generator.hashing import sha256_hex, tree_digest
 from generator.layout import Layout
 from generator.operate.healthcheck import HealthReport, check_release
 from generator.operate.releases import RECORD_FORMAT as RECORD_FORMAT
+from generator.operate.releases import Action as Action
 from generator.operate.releases import Entry as Entry
 from generator.operate.releases import (
     locked,
@@ -65,7 +66,7 @@ _after_stage: Callable[[Path], None] | None = None
 class DeployResult:
     """What a deploy (or rollback) switched, and what a restart has to reload."""
 
-    action: str  # "deploy" or "rollback"
+    action: Action
     target: Path
     release: Path  # the release TARGET now resolves to
     previous: Path | None  # kept for an instant switch back
@@ -122,7 +123,7 @@ def _obtain(
     check_generator_pin(receipt, this_generator())
     run = run_gates(snapshot)
     if not run.ok or run.compiled is None:
-        failed = ", ".join(g.name for g in run.gates if g.status != "PASS")
+        failed = ", ".join(g.name for g in run.gates if not g.ok)
         raise CheckFailed(
             f"`enforcers/` differs from `{receipt.path.name}` and its snapshot fails: {failed}",
             hint="the receipt cannot be reproduced; deploy another receipt",
@@ -143,9 +144,7 @@ def _health_problems(
 ) -> tuple[HealthReport, list[Problem]]:
     """A fresh process's health check of `release`, and every byte that differs from the receipt."""
     report = check_release(release, golden)
-    recorded = receipt.predicate.get("golden")
-    suite = recorded.get("sha256") if isinstance(recorded, dict) else None
-    problems = report.problems(suite if isinstance(suite, str) else None)
+    problems = report.problems(receipt.predicate.golden.sha256)
     # Re-read after the check: what goes live must be the signed bytes, not merely healthy ones.
     problems += [
         Problem(p.where, f"staged: {p.message}")
@@ -180,7 +179,7 @@ def _stage(
 
 
 def _result(
-    action: str,
+    action: Action,
     target: Path,
     entry: Entry,
     previous: Entry | None,
@@ -251,7 +250,10 @@ def deploy(
         if running is not None and not target.is_symlink():
             adopt_to = releases_dir(target) / f"adopted-{tree_digest(old)[:12]}"
             if adopt_to.exists():
-                raise InputError(f"`{adopt_to}` already exists; cannot adopt `{target}` there")
+                raise InputError(
+                    f"`{adopt_to}` already exists; cannot adopt `{target}` there",
+                    hint=f"move `{adopt_to}` aside, then deploy again",
+                )
         with tempfile.TemporaryDirectory(prefix="mu-deploy-") as scratch:
             snapshot = extract(read_snapshot(layout.root, snapshot_ref(receipt)), Path(scratch))
             files, regenerated = _obtain(layout, receipt, expected, snapshot)
@@ -339,7 +341,10 @@ def rollback_deploy(
             )
         back = record.get("previous")
         if not isinstance(back, dict):
-            raise CheckFailed(f"`{target}` has no previous release to switch back to")
+            raise CheckFailed(
+                f"`{target}` has no previous release to switch back to",
+                hint="deploy the release you want with `mu deploy --receipt RECEIPT`",
+            )
         path, found = _previous_release(layout, target, back)
         receipt = _verified(layout, found.path, public_key_path)
         files = read_tree(path)
@@ -362,7 +367,10 @@ def rollback_deploy(
             )
         running = running_release(target)
         if running is not None and not target.is_symlink():
-            raise InputError(f"`{target}` is a plain directory, not a deployed symlink")
+            raise InputError(
+                f"`{target}` is a plain directory, not a deployed symlink",
+                hint="deploy a receipt to it with `mu deploy` first; it adopts the directory",
+            )
         old = read_tree(running) if running else {}
         current = running_entry(record, running, old, None)
         entry = make_entry(path, receipt, files)

@@ -14,10 +14,11 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 
+from generator.compile.model import OUTCOMES as DECIDED
 from generator.compile.pipeline import compile_ontology
 from generator.errors import InputError
 from generator.files import read_tree, write_file_atomic, write_tree_atomic
@@ -30,9 +31,12 @@ from generator.run.decide import shown
 from generator.run.enforcers import load_enforcers
 from generator.run.reference import ReferenceDecision, reference_decide, summarize_enforcer_decision
 
-OUTCOMES = ("APPROVE", "REJECT", "REVIEW", "INVALID")
+# What production can have observed: a decision, or the refusal of an invalid transaction.
+OUTCOMES: tuple[str, ...] = (*DECIDED, "INVALID")
 
-CAUSES = {
+Cause = Literal["deployment", "generator", "ontology", "runtime"]
+# Each cause: what it means, and who to escalate to.
+CAUSES: dict[Cause, tuple[str, str]] = {
     "deployment": (
         "the deployed enforcers drifted from the receipt",
         "operations / release engineering: redeploy the receipt with `mu deploy`",
@@ -57,7 +61,7 @@ CAUSES = {
 class Diagnosis:
     """The verdict, the evidence behind it, and who to escalate to."""
 
-    cause: str  # "deployment" | "generator" | "ontology" | "runtime"
+    cause: Cause
     explanation: str
     escalate_to: str
     owners: tuple[str, ...]
@@ -81,7 +85,7 @@ def classify(
     deployed: ReferenceDecision,
     reference: ReferenceDecision,
     drifted: tuple[str, ...],
-) -> str:
+) -> Cause:
     """The cause, checked in the order in which each layer is built on the next."""
     if drifted and deployed != replayed:
         return "deployment"
@@ -164,7 +168,10 @@ def write_case(golden_dir: Path, case_id: str, transaction: Any, diagnosis: Diag
     be broken by what mu wrote. A case id already used in the suite is refused.
     """
     if not isinstance(transaction, dict):
-        raise InputError("only a JSON object transaction can become a golden case")
+        raise InputError(
+            "only a JSON object transaction can become a golden case",
+            hint="pass a transaction file holding one JSON object, or drop `--write-case`",
+        )
     if not isinstance(case_id, str) or not case_id:
         raise InputError("a golden case needs a non-empty id", hint="pass `--case-id`")
     expect: dict[str, Any] = {}
@@ -250,7 +257,8 @@ def _existing_cases(path: Path) -> tuple[str, int]:
         return "", 0  # writing it will say what is wrong with the directory, if anything
     except OSError as exc:
         raise InputError(
-            f"cannot read `{shown_path(path)}`: {(exc.strerror or str(exc)).lower()}"
+            f"cannot read `{shown_path(path)}`: {(exc.strerror or str(exc)).lower()}",
+            hint="make the golden file readable, or move it aside, then run again",
         ) from None
     try:
         text = data.decode("utf-8")

@@ -25,15 +25,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from generator.errors import InputError
+from generator.errors import InputError, Location
 from generator.files import write_file_atomic
 from generator.hashing import tree_digest
 from generator.provenance.receipt import StoredReceipt
 
 RECORD_FORMAT = "urn:mu:v1#Deployment"
 Entry = dict[str, Any]  # one release in the record: release, path, receipt, digest, sequence, tree
+Action = Literal["deploy", "rollback"]  # what switched TARGET, as recorded
 
 
 def releases_dir(target: Path) -> Path:
@@ -147,9 +148,16 @@ def read_record(target: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise InputError(f"deployment record `{path}` is unreadable: {exc}") from exc
+        raise InputError(
+            f"deployment record `{path}` is unreadable: {exc}",
+            hint="move the record aside and deploy a receipt again with `mu deploy`",
+            location=Location.of_parse_error(str(path), exc),
+        ) from exc
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
-        raise InputError(f"`{path}` is not a mu deployment record")
+        raise InputError(
+            f"`{path}` is not a mu deployment record",
+            hint="move it aside and deploy a receipt again with `mu deploy`",
+        )
     return data
 
 
@@ -166,7 +174,7 @@ def running_entry(
 
 
 def write_record(
-    target: Path, action: str, current: Entry, previous: Entry | None, at: str
+    target: Path, action: Action, current: Entry, previous: Entry | None, at: str
 ) -> None:
     """Replace `TARGET.deploy.json` atomically, then append the switch to the journal."""
     path = record_path(target)

@@ -72,9 +72,9 @@ def _old_generator(layout: Layout, deployed: Path) -> dict[str, Any]:
         ) from exc
     receipt = newest(layout.receipts)  # well formed, or refused: its fields are typed
     if receipt is not None:
-        pinned = receipt.predicate["generator"]
-        if pinned["version"] == old.get("version"):
-            old["source_sha256"] = pinned["source_sha256"]
+        pinned = receipt.predicate.generator
+        if pinned.version == old.get("version"):
+            old["source_sha256"] = pinned.source_sha256
     return old
 
 
@@ -142,5 +142,5 @@ def upgrade_check(
     payload = statement(subjects("enforcers", compiled.files), UPGRADE_TYPE, predicate)
     envelope = signer.sign(payload)
     name = f"{sha256_hex(payload)[:12]}.json"
-    path = store(layout.receipts / "upgrades", name, envelope)
+    path = store(layout.upgrades, name, envelope)
     return dataclasses.replace(report, receipt=path)

@@ -27,8 +27,8 @@ from generator.provenance.receipt import (
     subjects,
 )
 from generator.provenance.signing import Signer
+from generator.provenance.statement import CANONICALIZATION
 from generator.provenance.trust import load_trust
-from generator.provenance.verify_receipt import trust_path
 
 APPROVAL_TYPE = "urn:mu:v1#Approval"
 MAX_APPROVAL_BYTES = 16 * 1024 * 1024
@@ -49,22 +49,22 @@ class Approval:
         return {"keyid": self.keyid, "statement": self.statement_digest}
 
 
-def approvals_dir(layout: Layout) -> Path:
-    """`receipts/approvals/`."""
-    return layout.receipts / "approvals"
-
-
 def approve(layout: Layout, signer: Signer) -> Approval:
     """Sign an approval of the current ontology; only a conforming ontology can be approved."""
     checked = validate_directory(layout.ontology)
     if not checked.report.conforms:
-        raise ValidationFailed(checked.report, checked.loaded.sources)
+        raise ValidationFailed(
+            checked.report,
+            checked.loaded.sources,
+            directory=layout.shown(layout.ontology),
+            hint="fix every violation listed, then run `mu validate` again",
+        )
     sources = checked.loaded.sources
     digest = semantic_digest(sources)
     predicate: dict[str, Any] = {
         "ontology": {
             "digest": digest,
-            "canonicalization": "RDFC-1.0",
+            "canonicalization": CANONICALIZATION,
             "files": {s.path: s.sha256 for s in sources},
         }
     }
@@ -72,17 +72,17 @@ def approve(layout: Layout, signer: Signer) -> Approval:
         subjects("ontology", {s.path: s.data for s in sources}), APPROVAL_TYPE, predicate
     )
     path = store(
-        approvals_dir(layout), f"{digest[:12]}-{signer.keyid[:12]}.json", signer.sign(payload)
+        layout.approvals, f"{digest[:12]}-{signer.keyid[:12]}.json", signer.sign(payload)
     )
     return Approval(path, signer.keyid, "", digest, payload_digest(payload))
 
 
 def valid_approvals(layout: Layout, ontology_digest: str) -> tuple[Approval, ...]:
     """Approvals of `ontology_digest` by keys trusted for `compliance`, one per key."""
-    trust = load_trust(trust_path(layout))
+    trust = load_trust(layout.trust_file)
     keys = trust.keys_for("compliance")
     found: dict[str, Approval] = {}
-    directory = approvals_dir(layout)
+    directory = layout.approvals
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:
             envelope, stmt = read_approval_file(path)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from generator.errors import InputError
+from generator.errors import InputError, Location
 from generator.foreign import read_bounded
 from generator.jsonshape import json_type as _json_type
 from generator.jsonshape import preview
@@ -173,8 +173,8 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _bad(source: str, what: str) -> InputError:
-    return InputError(f"envelope `{source}` {what}", hint=_HINT)
+def _bad(source: str, what: str, location: Location | None = None) -> InputError:
+    return InputError(f"envelope `{source}` {what}", hint=_HINT, location=location)
 
 
 def _parse_json(data: bytes, source: str) -> Any:
@@ -189,6 +189,7 @@ def _parse_json(data: bytes, source: str) -> Any:
             source,
             f"is not valid JSON: {exc.msg[:1].lower()}{exc.msg[1:]} "
             f"at line {exc.lineno} column {exc.colno}",
+            Location.of_parse_error(source, exc),
         ) from None
     except RecursionError:
         raise _bad(source, "is nested too deeply to be an envelope") from None

@@ -22,8 +22,8 @@ def check_generator_pin(receipt: StoredReceipt, generator: GeneratorId) -> None:
 
     A malformed receipt is refused first (`CheckFailed`), so the pin read is typed.
     """
-    pinned = receipt.require_well_formed().predicate["generator"]
-    version, digest = pinned["version"], pinned["source_sha256"]
+    pinned = receipt.predicate.generator
+    version, digest = pinned.version, pinned.source_sha256
     if version != generator.version or digest != generator.source_sha256:
         raise CheckFailed(
             f"this receipt was made by mu {version} (source sha256 {digest[:12]}…); "
@@ -38,8 +38,7 @@ def snapshot_ref(receipt: StoredReceipt) -> SnapshotRef:
 
     The structural check guarantees the path is `receipts/snapshots/<sha256>.json`.
     """
-    snap = receipt.require_well_formed().predicate["ontology"]["snapshot"]
-    return SnapshotRef(snap["path"], snap["sha256"])
+    return receipt.predicate.ontology.snapshot
 
 
 @dataclass(frozen=True)

@@ -3,37 +3,41 @@
 This module builds the statement (a pure function of its inputs: no clock,
 host, user or randomness), reads receipts back strictly, and stores them.
 Signing and verification of envelopes live in `dsse.py`; the checks an
-auditor runs live in `verification.py`.
+auditor runs live in `verify_receipt.py`;
+the statements' types and shapes in `statement.py`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from generator.errors import CheckFailed, InputError, Problem
+from generator.files import write_file_atomic
 from generator.hashing import canonical_json, sha256_hex
 from generator.jsonshape import json_type, preview
 from generator.layout import Layout
 from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file
-from generator.provenance.predicate import RECEIPT_TYPE as RECEIPT_TYPE
-from generator.provenance.predicate import REJECTION_TYPE as REJECTION_TYPE
-from generator.provenance.predicate import STATEMENT_TYPE as STATEMENT_TYPE
-from generator.provenance.predicate import describe, statement_problems
+from generator.provenance.statement import MALFORMED_HINT as MALFORMED_HINT
+from generator.provenance.statement import RECEIPT_TYPE as RECEIPT_TYPE
+from generator.provenance.statement import REJECTION_TYPE as REJECTION_TYPE
+from generator.provenance.statement import STATEMENT_TYPE as STATEMENT_TYPE
+from generator.provenance.statement import (
+    Change,
+    Predicate,
+    ReceiptPredicate,
+    RejectionPredicate,
+    describe,
+    statement_problems,
+    typed_predicate,
+)
 
-AUDIT_TYPE = "urn:mu:v1#AuditStatement"
 # `\Z`, not `$`: `$` also matches before a trailing newline in a file name.
 RECEIPT_NAME = re.compile(r"^([0-9]{4})-([0-9a-f]{12})\.json\Z")
-MALFORMED_HINT = (
-    "mu never writes a statement of this shape: the receipt was altered or made by "
-    "another tool; restore it from its original copy"
-)
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,9 @@ class StoredReceipt:
     """A receipt read from disk: its envelope, payload bytes, statement and digest.
 
     `problems` lists every way the statement departs from the shape of its
-    kind (`generator.provenance.predicate`); a receipt with none is `well_formed`, and
-    only then may its fields be indexed without checking their types.
+    kind (`generator.provenance.statement`); a receipt with none is
+    `well_formed`, and only then is its predicate typed (`typed`): `predicate`
+    for a build receipt, `rejection` for a rejection receipt.
     `read_receipt`, `read_chain` and `newest` return only well-formed receipts.
     """
 
@@ -51,6 +56,7 @@ class StoredReceipt:
     statement: dict[str, Any]
     digest: str
     problems: tuple[Problem, ...] = ()
+    typed: Predicate | None = None  # None when malformed, or of a kind not read field by field
 
     @property
     def well_formed(self) -> bool:
@@ -58,16 +64,33 @@ class StoredReceipt:
         return not self.problems
 
     @property
-    def predicate(self) -> dict[str, Any]:
-        """The statement's predicate."""
-        value = self.statement.get("predicate")
-        return value if isinstance(value, dict) else {}
+    def is_receipt(self) -> bool:
+        """Well formed and of the receipt type: only then is it a link of the chain."""
+        return isinstance(self.typed, ReceiptPredicate)
+
+    @property
+    def predicate(self) -> ReceiptPredicate:
+        """The typed build-receipt predicate; `CheckFailed` when this is not a well-formed one."""
+        if isinstance(self.typed, ReceiptPredicate):
+            return self.typed
+        raise self._not_a(RECEIPT_TYPE)
+
+    @property
+    def rejection(self) -> RejectionPredicate:
+        """The typed rejection predicate; `CheckFailed` when this is not a well-formed one."""
+        if isinstance(self.typed, RejectionPredicate):
+            return self.typed
+        raise self._not_a(REJECTION_TYPE)
+
+    def _not_a(self, kind: str) -> CheckFailed:
+        if self.problems:
+            return self.malformed()
+        return CheckFailed(f"receipt `{self.path.name}` is not a `{kind}`", hint=MALFORMED_HINT)
 
     @property
     def sequence(self) -> int:
         """The position of this receipt in the chain (1 for the first; 0 if malformed)."""
-        value = self.predicate.get("sequence")
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+        return self.typed.sequence if isinstance(self.typed, ReceiptPredicate) else 0
 
     @property
     def subjects(self) -> dict[str, str]:
@@ -110,17 +133,16 @@ def subjects(prefix: str, files: Mapping[str, bytes]) -> list[dict[str, Any]]:
     ]
 
 
-def change_since(parent: StoredReceipt | None, controls: Mapping[str, str]) -> dict[str, list[str]]:
+def change_since(parent: StoredReceipt | None, controls: Mapping[str, str]) -> Change:
     """Controls added, removed and changed (by digest) since the parent receipt."""
     before: dict[str, str] = {}
     if parent is not None:
-        recorded = parent.predicate.get("controls", {})
-        before = {k: v.get("digest", "") for k, v in recorded.items() if isinstance(v, dict)}
-    return {
-        "added": sorted(set(controls) - set(before)),
-        "removed": sorted(set(before) - set(controls)),
-        "changed": sorted(c for c in set(controls) & set(before) if controls[c] != before[c]),
-    }
+        before = {k: v.digest for k, v in parent.predicate.controls.items()}
+    return Change(
+        added=tuple(sorted(set(controls) - set(before))),
+        removed=tuple(sorted(set(before) - set(controls))),
+        changed=tuple(sorted(c for c in set(controls) & set(before) if controls[c] != before[c])),
+    )
 
 
 def statement(
@@ -197,19 +219,20 @@ def load_receipt(path: Path, kind: str | None = RECEIPT_TYPE) -> StoredReceipt:
     envelope = read_envelope_file(path, "receipt")
     if envelope.payload_type != PAYLOAD_TYPE:
         raise InputError(
-            f"`{path}` has payloadType `{envelope.payload_type}`, expected `{PAYLOAD_TYPE}`"
+            f"`{path}` has payloadType `{envelope.payload_type}`, expected `{PAYLOAD_TYPE}`",
+            hint="pass a receipt that `mu build` wrote (`receipts/NNNN-*.json`)",
         )
     stmt, problem = _decode(envelope.payload)
+    problems = (
+        statement_problems(stmt, kind) if stmt is not None else (Problem("the payload", problem),)
+    )
     return StoredReceipt(
         path=path,
         envelope=envelope,
         statement=stmt if stmt is not None else {},
         digest=payload_digest(envelope.payload),
-        problems=(
-            statement_problems(stmt, kind)
-            if stmt is not None
-            else (Problem("the payload", problem),)
-        ),
+        problems=problems,
+        typed=typed_predicate(stmt) if stmt is not None and not problems else None,
     )
 
 
@@ -263,20 +286,20 @@ def receipt_name(sequence: int, digest: str) -> str:
 
 
 def store(directory: Path, name: str, envelope: Envelope) -> Path:
-    """Write an envelope atomically under `directory/name`; never overwrite another."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write an envelope atomically under `directory/name`; never overwrite another.
+
+    Receipts are public evidence: written 0644, like snapshots and the trust policy.
+    """
     target = directory / name
     data = envelope.to_json()
     if target.exists():
         if target.read_bytes() == data:
             return target
-        raise InputError(f"`{target}` already exists with other content")
-    fd, tmp = tempfile.mkstemp(prefix=".receipt-", dir=directory)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
+        raise InputError(
+            f"`{target}` already exists with other content",
+            hint="mu never overwrites signed evidence; move that file aside and run again",
+        )
+    write_file_atomic(target, data)
     return target
 
 
@@ -290,4 +313,4 @@ def store_receipt(layout: Layout, envelope: Envelope, sequence: int) -> Path:
 def store_rejection(layout: Layout, envelope: Envelope) -> Path:
     """Store a rejection receipt under `receipts/rejected/`."""
     name = f"{payload_digest(envelope.payload)[:12]}.json"
-    return store(layout.receipts / "rejected", name, envelope)
+    return store(layout.rejected, name, envelope)

@@ -14,12 +14,11 @@ from generator.errors import CheckFailed, InputError
 from generator.files import write_file_atomic
 from generator.foreign import read_bounded
 from generator.hashing import canonical_json, sha256_hex
-from generator.layout import Layout, sorted_files
+from generator.layout import SNAPSHOTS, Layout, sorted_files
 from generator.paths import inside_repository, safe_relative
 
 FORMAT = "urn:mu:v1#Snapshot"
 ROOTS = ("ontology", "golden")
-SNAPSHOT_DIR = "receipts/snapshots"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Far above any real ontology (10,000 controls make a few MiB), far below harm.
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
@@ -49,7 +48,10 @@ def collect(layout: Layout) -> dict[str, str]:
             except UnicodeDecodeError as exc:
                 raise InputError(f"`{rel}` is not UTF-8", hint="save it as UTF-8") from exc
             except OSError as exc:
-                raise InputError(f"cannot read `{rel}`: {exc.strerror or exc}") from exc
+                raise InputError(
+                    f"cannot read `{rel}`: {exc.strerror or exc}",
+                    hint="make the file readable by the user running mu",
+                ) from exc
     return dict(sorted(files.items()))
 
 
@@ -62,7 +64,7 @@ def write_snapshot(layout: Layout, files: dict[str, str]) -> SnapshotRef:
     """Store the snapshot under `receipts/snapshots/<sha256>.json` (idempotent, atomic)."""
     data = encode(files)
     digest = sha256_hex(data)
-    target = layout.root / expected_path(digest)
+    target = layout.snapshots / f"{digest}.json"
     inside_repository(layout, target)
     if target.is_symlink() or not target.is_file() or target.read_bytes() != data:
         write_file_atomic(target, data)
@@ -76,7 +78,7 @@ def safe_path(rel: str) -> bool:
 
 def expected_path(sha256: str) -> str:
     """Where the snapshot with this digest lives, relative to the repository root."""
-    return f"{SNAPSHOT_DIR}/{sha256}.json"
+    return f"{SNAPSHOTS}/{sha256}.json"
 
 
 def read_snapshot(root: Path, ref: SnapshotRef) -> dict[str, str]:
@@ -88,7 +90,7 @@ def read_snapshot(root: Path, ref: SnapshotRef) -> dict[str, str]:
     """
     if not HEX64.match(ref.sha256) or ref.path != expected_path(ref.sha256):
         raise CheckFailed(
-            f"the receipt names snapshot `{ref.path!s}`, not `{SNAPSHOT_DIR}/<its sha256>.json`",
+            f"the receipt names snapshot `{ref.path!s}`, not `{SNAPSHOTS}/<its sha256>.json`",
             hint="mu stores snapshots only there; this receipt was not written by mu",
         )
     try:
@@ -115,7 +117,10 @@ def read_snapshot(root: Path, ref: SnapshotRef) -> dict[str, str]:
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         ok = False
     if not ok or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-        raise CheckFailed(f"snapshot `{ref.path}` is not a mu snapshot")
+        raise CheckFailed(
+            f"snapshot `{ref.path}` is not a mu snapshot",
+            hint="restore `receipts/snapshots/` from version control; mu wrote it at build time",
+        )
     unsafe = sorted(k for k in files if not safe_path(k))
     if unsafe:
         raise CheckFailed(
@@ -130,11 +135,17 @@ def extract(files: dict[str, str], target: Path) -> Layout:
     """Write a snapshot's files under `target`, giving a replayable repository layout."""
     for rel, text in sorted(files.items()):
         if not safe_path(rel):
-            raise CheckFailed(f"refusing to extract unsafe snapshot path `{rel!r}`")
+            raise CheckFailed(
+                f"refusing to extract unsafe snapshot path `{rel!r}`",
+                hint="mu writes only relative paths; restore the snapshot from version control",
+            )
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             path.write_bytes(text.encode("utf-8"))
         except UnicodeEncodeError as exc:
-            raise CheckFailed(f"snapshot file `{rel}` is not valid text: {exc.reason}") from exc
+            raise CheckFailed(
+                f"snapshot file `{rel}` is not valid text: {exc.reason}",
+                hint="mu writes snapshots as UTF-8; restore it from version control",
+            ) from exc
     return Layout(target)

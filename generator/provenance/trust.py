@@ -16,7 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from generator.errors import InputError, Problem
+from generator.errors import InputError, Location, Problem
 from generator.files import write_file_atomic
 from generator.provenance.keys import keyid_of, load_public_key, public_pem
 
@@ -177,6 +177,7 @@ def _parse(data: bytes, path: Path) -> dict[str, Any]:
             f"trust policy `{path}` is not valid JSON: {_lower_first(exc.msg)} "
             f"at line {exc.lineno} column {exc.colno}",
             hint=hint,
+            location=Location.of_parse_error(str(path), exc),
         ) from None
     if not isinstance(document, dict):
         raise InputError(f"trust policy `{path}` is not a JSON object", hint=hint)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, Literal, get_args
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from generator.layout import Layout
 from generator.provenance.dsse import verify_signatures
 from generator.provenance.keys import keyid_of, load_public_key
-from generator.provenance.predicate import describe
 from generator.provenance.receipt import (
     RECEIPT_NAME,
     RECEIPT_TYPE,
@@ -26,16 +26,13 @@ from generator.provenance.receipt import (
     load_receipt,
     receipt_name,
 )
+from generator.provenance.statement import describe
 from generator.provenance.trust import TrustPolicy, load_trust
+from generator.provenance.verdict import Check
 
-
-@dataclass(frozen=True)
-class Check:
-    """One named check and its verdict."""
-
-    name: str
-    ok: bool
-    detail: str
+# The checks of one receipt, in the order they run and are reported.
+ReceiptCheck = Literal["envelope", "signature", "trust", "statement", "chain"]
+RECEIPT_CHECKS: Final[tuple[ReceiptCheck, ...]] = get_args(ReceiptCheck)
 
 
 @dataclass(frozen=True)
@@ -57,11 +54,6 @@ class ReceiptVerdict:
         return tuple(c for c in self.checks if not c.ok)
 
 
-def trust_path(layout: Layout) -> Path:
-    """`receipts/trust.json`."""
-    return layout.receipts / "trust.json"
-
-
 def _signature_checks(
     receipt: StoredReceipt, trust: TrustPolicy, role: str, public_key: Ed25519PublicKey | None
 ) -> tuple[list[Check], str | None]:
@@ -71,12 +63,12 @@ def _signature_checks(
         verified = verify_signatures(receipt.envelope, {given: public_key})
         if verified:
             return [
-                Check("signature", True, f"Ed25519 signature by {given[:12]} verifies"),
-                Check("trust", True, "checked against the given public key"),
+                Check("signature", "PASS", f"Ed25519 signature by {given[:12]} verifies"),
+                Check("trust", "PASS", "checked against the given public key"),
             ], given
         return [
-            Check("signature", False, f"no signature verifies with the given key {given[:12]}"),
-            Check("trust", False, "the given public key did not sign this receipt"),
+            Check("signature", "FAIL", f"no signature verifies with the given key {given[:12]}"),
+            Check("trust", "FAIL", "the given public key did not sign this receipt"),
         ], None
     known = {t.keyid: t.public_key() for t in trust.keys}
     verified = verify_signatures(receipt.envelope, known)
@@ -88,71 +80,71 @@ def _signature_checks(
                 f"signed by keyid {', '.join(k[:12] for k in keyids)}, which "
                 "`receipts/trust.json` does not name; pass --public-key to check it alone"
             )
-        return [Check("signature", False, detail), Check("trust", False, "no trusted signer")], None
+        return [
+            Check("signature", "FAIL", detail),
+            Check("trust", "FAIL", "no trusted signer"),
+        ], None
     allowed = trust.keys_for(role)
     for keyid in verified:
         if keyid in allowed:
             entry = trust.find(keyid)
             name = entry.name if entry else keyid[:12]
             return [
-                Check("signature", True, f"Ed25519 signature by {keyid[:12]} verifies"),
-                Check("trust", True, f"signer `{name}` is trusted for the `{role}` role"),
+                Check("signature", "PASS", f"Ed25519 signature by {keyid[:12]} verifies"),
+                Check("trust", "PASS", f"signer `{name}` is trusted for the `{role}` role"),
             ], keyid
     entry = trust.find(verified[0])
     roles = ", ".join(entry.roles) if entry else "none"
     return [
-        Check("signature", True, f"Ed25519 signature by {verified[0][:12]} verifies"),
-        Check("trust", False, f"signer is trusted for {roles}, not for `{role}`"),
+        Check("signature", "PASS", f"Ed25519 signature by {verified[0][:12]} verifies"),
+        Check("trust", "FAIL", f"signer is trusted for {roles}, not for `{role}`"),
     ], None
 
 
-def _is_receipt(receipt: StoredReceipt) -> bool:
-    """Well formed and of the receipt type: only then are its fields typed as a link's."""
-    return receipt.well_formed and receipt.statement.get("predicateType") == RECEIPT_TYPE
-
-
 def _statement_check(receipt: StoredReceipt) -> Check:
-    if _is_receipt(receipt):
-        return Check("statement", True, "in-toto Statement v1, mu receipt")
+    if receipt.is_receipt:
+        return Check("statement", "PASS", "in-toto Statement v1, mu receipt")
     if receipt.well_formed:  # read as another kind of statement
-        return Check("statement", False, f"the statement is not a `{RECEIPT_TYPE}`")
+        return Check("statement", "FAIL", f"the statement is not a `{RECEIPT_TYPE}`")
     shown = receipt.problems[:5]
     detail = "; ".join(f"{p.where} {p.message}" for p in shown)
     if len(receipt.problems) > len(shown):
         detail += f"; {describe(receipt.problems[len(shown) :])}"
-    return Check("statement", False, detail)
+    return Check("statement", "FAIL", detail)
 
 
 def _link_check(receipt: StoredReceipt, chain: list[StoredReceipt]) -> Check:
     # Sequence and parent are only typed in a well-formed receipt statement.
-    if not _is_receipt(receipt):
-        return Check("chain", False, "not checked: the statement is malformed")
-    sequence, parent = receipt.sequence, receipt.predicate["parent"]
+    if not receipt.is_receipt:
+        return Check("chain", "FAIL", "not checked: the statement is malformed")
+    sequence, parent = receipt.sequence, receipt.predicate.parent
     if RECEIPT_NAME.match(receipt.path.name) and receipt.path.name != receipt_name(
         sequence, receipt.digest
     ):
         return Check(
             "chain",
-            False,
+            "FAIL",
             f"file name `{receipt.path.name}` does not match its content "
             f"(expected `{receipt_name(sequence, receipt.digest)}`)",
         )
     if parent is None:
         if sequence != 1:
-            return Check("chain", False, f"receipt {sequence} has no parent but is not the first")
-        return Check("chain", True, "first receipt of the chain (parent null)")
+            return Check("chain", "FAIL", f"receipt {sequence} has no parent but is not the first")
+        return Check("chain", "PASS", "first receipt of the chain (parent null)")
     found = [r for r in chain if r.digest == parent]
     if not found:
         return Check(
             "chain",
-            False,
+            "FAIL",
             f"parent {parent[:12]} is not in `receipts/`: a receipt is missing from the chain",
         )
-    if not _is_receipt(found[0]):
-        return Check("chain", False, f"parent `{found[0].path.name}` is malformed")
+    if not found[0].is_receipt:
+        return Check("chain", "FAIL", f"parent `{found[0].path.name}` is malformed")
     if found[0].sequence != sequence - 1:
-        return Check("chain", False, f"parent has sequence {found[0].sequence}, not {sequence - 1}")
-    return Check("chain", True, f"parent {found[0].path.name} is present")
+        return Check(
+            "chain", "FAIL", f"parent has sequence {found[0].sequence}, not {sequence - 1}"
+        )
+    return Check("chain", "PASS", f"parent {found[0].path.name} is present")
 
 
 def verify_loaded(
@@ -165,7 +157,7 @@ def verify_loaded(
     public_key: Ed25519PublicKey | None = None,
 ) -> ReceiptVerdict:
     """All checks on one already-read receipt."""
-    checks = [Check("envelope", True, "DSSE envelope with an in-toto payload")]
+    checks = [Check("envelope", "PASS", "DSSE envelope with an in-toto payload")]
     sig_checks, signer = _signature_checks(receipt, trust, role, public_key)
     checks += sig_checks
     checks.append(_statement_check(receipt))
@@ -188,7 +180,7 @@ def verify_receipt(
         receipt,
         layout,
         chain=load_chain(layout.receipts),
-        trust=load_trust(trust_path(layout)),
+        trust=load_trust(layout.trust_file),
         role=role,
         public_key=public_key,
     )
@@ -213,7 +205,7 @@ def verify_chain(layout: Layout, *, public_key_path: Path | None = None) -> Chai
     A malformed receipt is a failed verdict of its own, not an abort.
     """
     chain = load_chain(layout.receipts)
-    trust = load_trust(trust_path(layout))
+    trust = load_trust(layout.trust_file)
     public_key = load_public_key(public_key_path) if public_key_path else None
     verdicts = tuple(
         verify_loaded(r, layout, chain=chain, trust=trust, public_key=public_key) for r in chain

@@ -11,10 +11,6 @@ from generator.provenance.verify_receipt import ReceiptVerdict
 from generator.reports.common import to_json
 
 
-def _mark(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def verdict_dict(verdict: ReceiptVerdict) -> dict[str, Any]:
     """A receipt verdict as plain data."""
     return {
@@ -29,7 +25,7 @@ def verdict_dict(verdict: ReceiptVerdict) -> dict[str, Any]:
 def verdict_text(verdict: ReceiptVerdict) -> str:
     """One line a check, then the verdict."""
     lines = [f"receipt `{verdict.receipt.path}` (statement sha256:{verdict.receipt.digest})"]
-    lines += [f"  {c.name:<10} {_mark(c.ok)}  {c.detail}" for c in verdict.checks]
+    lines += [f"  {c.name:<10} {c.status}  {c.detail}" for c in verdict.checks]
     if verdict.ok:
         lines.append("verified: signature, trust, statement and chain link all check out")
     else:
@@ -56,7 +52,7 @@ def replay_text(result: ReplayResult) -> str:
     lines = [verdict_text(result.verdict)]
     if result.verdict.ok:
         lines.append("replay from the snapshot with this generator:")
-        lines += [f"  {c.name:<16} {_mark(c.ok)}  {c.detail}" for c in result.comparisons]
+        lines += [f"  {c.name:<16} {c.status}  {c.detail}" for c in result.comparisons]
     if result.ok:
         lines.append(
             "auditor's statement: A = μ(O) holds for this receipt; the regenerated statement "
@@ -164,7 +160,13 @@ def verify_dict(report: VerifyReport) -> dict[str, Any]:
         "ok": report.ok,
         "summary": list(report.summary),
         "drifts": [
-            {"area": d.area, "where": d.where, "cause": d.cause, "detail": d.detail, "diff": d.diff}
+            {
+                "area": d.area,
+                "where": d.where,
+                "cause": d.explanation,
+                "detail": d.detail,
+                "diff": d.diff,
+            }
             for d in report.drifts
         ],
     }
@@ -174,7 +176,7 @@ def verify_text(report: VerifyReport) -> str:
     """Every check's line, then every drift with its cause and diff."""
     lines = [f"  {line}" for line in report.summary]
     for d in report.drifts:
-        lines.append(f"DRIFT [{d.area}] {d.where}: {d.cause} ({d.detail})")
+        lines.append(f"DRIFT [{d.area}] {d.where}: {d.explanation} ({d.detail})")
         if d.diff:
             lines += [f"    {line}" for line in d.diff.rstrip("\n").splitlines()]
     if report.ok:
@@ -191,7 +193,9 @@ def verify_markdown(report: VerifyReport) -> str:
     lines += [f"- {line}" for line in report.summary]
     if report.drifts:
         lines += ["", "| area | where | cause | detail |", "|---|---|---|---|"]
-        lines += [f"| {d.area} | `{d.where}` | {d.cause} | {d.detail} |" for d in report.drifts]
+        lines += [
+            f"| {d.area} | `{d.where}` | {d.explanation} | {d.detail} |" for d in report.drifts
+        ]
         for d in report.drifts:
             if d.diff:
                 lines += ["", f"### `{d.where}`", "", "```diff", d.diff.rstrip("\n"), "```"]

@@ -1,19 +1,22 @@
-"""Renderers: results → text, JSON or SARIF strings. Pure functions, no I/O.
+"""Renderers: results and errors → text, JSON or SARIF strings. Pure functions, no I/O.
 
-`cli.py` picks a renderer by `--format` and prints what it returns.
+`generator.reports.tables` files them by result type and `--format`; `cli.py`
+picks one from there and prints what it returns.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from generator import NAME, __version__
 from generator.build.build import BuildResult
 from generator.compile.pipeline import Checked, GenerateResult
 from generator.compile.validate import ValidationReport, Violation
-from generator.errors import MuError
+from generator.errors import MuError, Problem
+from generator.provenance.approvals import Approval
+from generator.provenance.keys import KeyPair
+from generator.provenance.trust import TrustedKey
 from generator.review.rollback import RollbackResult
 from generator.run.golden import GoldenReport
 
@@ -26,11 +29,22 @@ def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
+def _problem_where(p: Problem) -> str:
+    # A location replaces a `where` that only names its file, and follows any other.
+    if p.location is None:
+        return p.where
+    if p.where in ("", p.location.file):
+        return str(p.location)
+    return f"{p.where}: {p.location}"
+
+
 def error_text(err: MuError) -> str:
-    """`error: …` with every problem and the hint, for stderr."""
+    """`error: …`, where it is (`  --> file:line:column`), every problem and the hint."""
     lines = [f"error: {err.message}"]
+    if err.location is not None:
+        lines.append(f"  --> {err.location}")
     for p in err.problems:
-        lines.append(f"  - {p.where}: {p.message}")
+        lines.append(f"  - {_problem_where(p)}: {p.message}")
         if p.hint:
             lines.append(f"    hint: {p.hint}")
     if err.hint:
@@ -38,10 +52,24 @@ def error_text(err: MuError) -> str:
     return "\n".join(lines)
 
 
+def _problem_dict(p: Problem) -> dict[str, Any]:
+    data: dict[str, Any] = {"where": p.where, "message": p.message, "hint": p.hint}
+    if p.location is not None:
+        data["location"] = p.location.to_dict()
+    return data
+
+
 def error_json(err: MuError) -> str:
-    """The error as JSON, for `--format json`."""
-    problems = [{"where": p.where, "message": p.message, "hint": p.hint} for p in err.problems]
-    return to_json({"error": err.message, "hint": err.hint, "problems": problems, "code": err.code})
+    """The error as JSON, for `--format json`; `location` only where the error has one."""
+    data: dict[str, Any] = {
+        "error": err.message,
+        "hint": err.hint,
+        "problems": [_problem_dict(p) for p in err.problems],
+        "code": err.code,
+    }
+    if err.location is not None:
+        data["location"] = err.location.to_dict()
+    return to_json(data)
 
 
 def _violation_dict(v: Violation, prefix: str) -> dict[str, Any]:
@@ -271,11 +299,6 @@ def decision_text(decision: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def lines_of(items: Sequence[str]) -> str:
-    """Join lines for printing."""
-    return "\n".join(items)
-
-
 def rollback_dict(result: RollbackResult) -> dict[str, Any]:
     """A rollback as plain data."""
     d = result.enforcers_diff
@@ -305,3 +328,40 @@ def rollback_text(result: RollbackResult) -> str:
             "the rollback in the receipt chain"
         )
     return "\n".join(lines)
+
+
+def approval_dict(approval: Approval) -> dict[str, Any]:
+    """An approval as plain data."""
+    return {
+        "approval": str(approval.path),
+        "keyid": approval.keyid,
+        "ontology_digest": approval.ontology_digest,
+        "statement_digest": approval.statement_digest,
+    }
+
+
+def approval_text(approval: Approval) -> str:
+    """What `mu approve` signed, and when it counts."""
+    return (
+        f"ok: approved ontology sha256:{approval.ontology_digest} "
+        f"with key {approval.keyid[:12]} → `{approval.path}`\n"
+        "  it counts once the key is trusted for `compliance` (`mu trust add`)"
+    )
+
+
+def keypair_text(pair: KeyPair) -> str:
+    """Where `mu keygen` wrote the key pair, and what to do next (the warning goes apart)."""
+    state = "encrypted" if pair.encrypted else "NOT encrypted"
+    return "\n".join(
+        [
+            f"private key: {pair.private_path} (mode 0600, {state}; keep it private)",
+            f"public key:  {pair.public_path}",
+            f"keyid:       {pair.keyid}",
+            f"next: mu trust add {pair.public_path} --role release",
+        ]
+    )
+
+
+def trusted_key_text(key: TrustedKey) -> str:
+    """The trust entry `mu trust add` wrote."""
+    return f"trusted `{key.name}` ({key.keyid[:12]}) for: {', '.join(key.roles)}"

@@ -17,6 +17,7 @@ from generator.review.diff import (
     OutcomeSummary,
     PropertyChange,
     SchemaChange,
+    Status,
     Value,
 )
 
@@ -114,7 +115,7 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.1f}%"
 
 
-def _count(report: DiffReport, status: str) -> int:
+def _count(report: DiffReport, status: Status) -> int:
     return sum(1 for c in report.controls if c.status == status)
 
 
@@ -152,7 +153,7 @@ def _limit_line(report: DiffReport) -> str | None:
     )
 
 
-def _property_lines(props: Sequence[PropertyChange], status: str) -> list[str]:
+def _property_lines(props: Sequence[PropertyChange], status: Status) -> list[str]:
     lines = []
     for p in props:
         if p.property == "triples":
@@ -230,7 +231,7 @@ def _value_md(value: Value, sep: str = ", ") -> str:
     return _code(str(value))
 
 
-def _change_rows(first: list[str], status: str, props: Sequence[PropertyChange]) -> list[str]:
+def _change_rows(first: list[str], status: Status, props: Sequence[PropertyChange]) -> list[str]:
     """One row per property; the item's name only on the first (it reads as a group)."""
     rows = []
     for i, p in enumerate(props or (PropertyChange("", None, None),)):

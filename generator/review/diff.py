@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import rdflib
 from deepdiff import DeepDiff
@@ -25,13 +26,14 @@ from generator.compile.model import Ontology
 from generator.errors import InputError
 from generator.files import compare_trees, write_tree_atomic
 from generator.layout import Layout
-from generator.review.sides import CompiledSide, Side, compile_side, resolve_side
+from generator.review.sides import CompiledSide, Side, SideKind, compile_side, resolve_side
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import CaseResult, GoldenCase, run_case
 
 # A property value as reported: plain, JSON-able, comparable.
 Value = str | int | bool | None | tuple[str, ...]
 Model = dict[str, dict[str, Value]]
+Status = Literal["added", "removed", "changed"]  # what happened to an item going OLD → NEW
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class ControlChange:
     """A control added, removed or changed, with every property that differs."""
 
     control_id: str
-    status: str  # added / removed / changed
+    status: Status
     properties: tuple[PropertyChange, ...]
 
 
@@ -57,7 +59,7 @@ class SchemaChange:
     """A transaction type, authority level, role or shape added, removed or changed."""
 
     key: str
-    status: str
+    status: Status
     properties: tuple[PropertyChange, ...]
 
 
@@ -112,7 +114,7 @@ class SideLabel:
     """A side as the user named it (never the materialised path, so output is stable)."""
 
     spec: str
-    kind: str
+    kind: SideKind
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ def _set_only(props: Mapping[str, Value]) -> dict[str, Value]:
     return {k: v for k, v in props.items() if v not in (None, ())}
 
 
-def _keyed(old: Model, new: Model) -> list[tuple[str, str, tuple[PropertyChange, ...]]]:
+def _keyed(old: Model, new: Model) -> list[tuple[str, Status, tuple[PropertyChange, ...]]]:
     """Items added, removed and changed (with their properties), found by deepdiff."""
     found = DeepDiff(old, new, view="tree")
     touched: dict[str, set[str]] = {}
@@ -219,7 +221,7 @@ def _keyed(old: Model, new: Model) -> list[tuple[str, str, tuple[PropertyChange,
         for level in levels:
             path = level.path(output_format="list")
             touched.setdefault(str(path[0]), set()).update([str(path[1])] if len(path) > 1 else [])
-    out = []
+    out: list[tuple[str, Status, tuple[PropertyChange, ...]]] = []
     for key in sorted(touched):
         if key not in old:
             props = _set_only(new[key])

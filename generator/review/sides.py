@@ -56,7 +56,10 @@ def _read_dir(directory: Path, prefix: str, pattern: str) -> dict[str, bytes]:
         try:
             files[f"{prefix}/{rel}"] = path.read_bytes()
         except OSError as exc:
-            raise InputError(f"cannot read `{path}`: {exc.strerror}") from exc
+            raise InputError(
+                f"cannot read `{path}`: {exc.strerror}",
+                hint="make the file readable by the user running mu",
+            ) from exc
     return files
 
 
@@ -76,7 +79,10 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
             ["git", *args], cwd=root, capture_output=True, check=False, timeout=120
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InputError(f"cannot run git in `{root}`: {exc}") from exc
+        raise InputError(
+            f"cannot run git in `{root}`: {exc}",
+            hint="install git, or compare ontology directories or receipts instead of refs",
+        ) from exc
 
 
 def _git_files(spec: str, root: Path) -> dict[str, bytes] | None:
@@ -96,7 +102,8 @@ def _git_files(spec: str, root: Path) -> dict[str, bytes] | None:
     listing = _git(root, "ls-tree", "-r", "-z", commit, "--", *ROOTS)
     if listing.returncode != 0:
         raise InputError(
-            f"cannot list the files of `{spec}`: {listing.stderr.decode(errors='replace').strip()}"
+            f"cannot list the files of `{spec}`: {listing.stderr.decode(errors='replace').strip()}",
+            hint="check that the commit is in this repository (`git log --oneline`)",
         )
     files: dict[str, bytes] = {}
     for entry in listing.stdout.split(b"\0"):
@@ -111,7 +118,10 @@ def _git_files(spec: str, root: Path) -> dict[str, bytes] | None:
         # `cat-file blob` gives the stored bytes; `show` could apply textconv filters.
         blob = _git(root, "cat-file", "blob", oid)
         if blob.returncode != 0:
-            raise InputError(f"cannot read `{rel}` at `{spec}`")
+            raise InputError(
+                f"cannot read `{rel}` at `{spec}`",
+                hint="the git object store may be damaged; run `git fsck`",
+            )
         files[rel] = blob.stdout
     if not any(rel.startswith("ontology/controls/") for rel in files):
         raise InputError(

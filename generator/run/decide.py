@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from generator.errors import CheckFailed, InputError, Problem
+from generator.errors import CheckFailed, InputError, Location, Problem
 from generator.jsonshape import encodable, json_type
 from generator.run.enforcers import load_enforcers
 
@@ -107,7 +107,10 @@ def read_transaction_stream(stream: BinaryIO, name: str = "standard input") -> d
     try:
         data = stream.read(MAX_TRANSACTION_BYTES + 1)
     except OSError as exc:
-        raise InputError(f"cannot read {name}: {(exc.strerror or str(exc)).lower()}") from None
+        raise InputError(
+            f"cannot read {name}: {(exc.strerror or str(exc)).lower()}",
+            hint="pass the path of a transaction JSON file, or `-` for standard input",
+        ) from None
     return parse_transaction(data, name)
 
 
@@ -137,6 +140,7 @@ def parse_transaction(data: bytes, source: str) -> dict[str, Any]:
         raise InputError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             hint=_HINT,
+            location=Location.of_parse_error(source.strip("`"), exc),
         ) from None
     if not isinstance(value, dict):
         raise InputError(f"{source} holds {json_type(value)}, not a JSON object", hint=_HINT)

@@ -36,7 +36,11 @@ def load_enforcers(directory: Path) -> ModuleType:
         name, init, submodule_search_locations=[str(directory)]
     )
     if spec is None or spec.loader is None:
-        raise InputError(f"cannot import the enforcer package in `{directory}`")
+        raise InputError(
+            f"cannot import the enforcer package in `{directory}`",
+            hint="regenerate it with `mu generate`, or pass `--enforcers DIR` of a package "
+            "mu generated",
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

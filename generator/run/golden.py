@@ -16,11 +16,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.errors import InputError, Problem
+from generator.compile.model import OUTCOMES
+from generator.errors import InputError, Location, Problem
 from generator.hashing import tree_digest
 from generator.layout import sorted_files
 
-OUTCOMES = ("APPROVE", "REJECT", "REVIEW")
 MAX_GOLDEN_BYTES = 16 * 1024 * 1024
 # The bound of `mu decide` (generator/decide.py): a case's transaction is one too.
 MAX_DEPTH = 64
@@ -206,7 +206,8 @@ def _read_toml(
     try:
         return tomllib.loads(text), data
     except tomllib.TOMLDecodeError as exc:
-        problems.append(Problem(where, f"not valid TOML: {exc}"))
+        location = Location.of_parse_error(where, exc)
+        problems.append(Problem(where, f"not valid TOML: {exc}", location=location))
     except RecursionError:
         # tomllib parses nested arrays and inline tables recursively.
         problems.append(Problem(where, "not valid TOML: nested too deeply"))

@@ -25,7 +25,14 @@ from typing import Any
 
 from generator.compile.conditions import ast as cond
 from generator.compile.conditions.parser import parse_condition
-from generator.compile.model import CORE_FIELDS, Control, FieldDef, Ontology, TransactionType
+from generator.compile.model import (
+    CORE_FIELDS,
+    DECISION_KINDS,
+    Control,
+    FieldDef,
+    Ontology,
+    TransactionType,
+)
 
 # SPEC: money travels as a string in plain decimal notation; `[0-9]` with
 # re.ASCII keeps out other digit scripts that Decimal() would happily accept.
@@ -333,7 +340,7 @@ def reference_decide(ontology: Ontology, transaction: Mapping[str, object]) -> R
 
     reasons: list[tuple[str, str]] = []
     for c in applicable:
-        if c.kind in ("approval", "segregation", "condition") and holds[c.control_id]:
+        if c.kind in DECISION_KINDS and holds[c.control_id]:
             effect = _effect(c, values, scope)
             if effect is not None:
                 reasons.append((c.control_id, effect))

@@ -12,7 +12,7 @@ import pytest
 from generator.errors import InputError
 from generator.layout import Layout
 from generator.paths import output_directory, output_file, safe_relative
-from tests.chain import Mu, Signed, build
+from tests.chain import Built, Mu
 from tests.conftest import Run, copy_repo
 from tests.resign import Statement, plant_snapshot, resign, snapshot_files
 
@@ -95,10 +95,10 @@ WRITERS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("command", WRITERS, ids=[w[0] for w in WRITERS])
 def test_every_write_command_leaves_the_repository_whole(
-    mu: Mu, signed: Signed, command: tuple[str, ...]
+    mu: Mu, built: Built, command: tuple[str, ...]
 ) -> None:
-    root = signed.root
-    receipt = build(mu, signed)
+    root = built.root
+    receipt = built.receipt
     (root / ".git" / "objects").mkdir(parents=True)
     (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     before = fingerprint(root)
@@ -118,10 +118,10 @@ def test_every_write_command_leaves_the_repository_whole(
 
 @pytest.mark.slow
 def test_a_snapshot_path_with_an_empty_segment_writes_nothing_outside(
-    mu: Mu, signed: Signed, tmp_path: Path
+    mu: Mu, built: Built, tmp_path: Path
 ) -> None:
-    root = signed.root
-    receipt = build(mu, signed)
+    root = built.root
+    receipt = built.receipt
     outside = tmp_path / "pwned" / "evil.sh"
 
     def plant(statement: Statement) -> None:
@@ -130,7 +130,7 @@ def test_a_snapshot_path_with_an_empty_segment_writes_nothing_outside(
         predicate = statement["predicate"]
         predicate["ontology"]["snapshot"] = plant_snapshot(root, files)
 
-    forged = resign(receipt, signed.key, plant)
+    forged = resign(receipt, built.key, plant)
     for argv in (
         ("rollback", "--receipt", str(forged)),
         ("rollback", "--receipt", str(forged), "--output", str(tmp_path / "out")),
@@ -143,15 +143,15 @@ def test_a_snapshot_path_with_an_empty_segment_writes_nothing_outside(
 
 
 @pytest.mark.slow
-def test_a_receipt_cannot_point_its_snapshot_elsewhere(mu: Mu, signed: Signed) -> None:
-    receipt = build(mu, signed)
+def test_a_receipt_cannot_point_its_snapshot_elsewhere(mu: Mu, built: Built) -> None:
+    receipt = built.receipt
 
     def elsewhere(statement: Statement) -> None:
         snap = statement["predicate"]["ontology"]["snapshot"]
         snap["path"] = "/dev/zero"
 
-    forged = resign(receipt, signed.key, elsewhere)
-    run: Run = mu("replay", "--receipt", str(forged), root=signed.root)
+    forged = resign(receipt, built.key, elsewhere)
+    run: Run = mu("replay", "--receipt", str(forged), root=built.root)
     assert run.code in (1, 2) and "snapshot" in run.out + run.err
 
 

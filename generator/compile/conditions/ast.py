@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Literal
 
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
-COMPARE_OPS: tuple[CompareOp, ...] = ("=", "!=", "<", "<=", ">", ">=")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..model import FieldDef
-
-DATATYPES: frozenset[str] = frozenset({"decimal", "integer", "string", "boolean", "authority"})
+from ..model import DATATYPES, FieldDef
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Run
 
 Mu = Callable[..., Run]
@@ -215,6 +217,7 @@ def test_missing_enforcers_is_exit_2_with_a_hint(mu: Mu, repo: Path) -> None:
     assert "mu generate" in run.err
 
 
+@pytest.mark.slow  # `mu build` runs the determinism gate in a child process
 def test_build_passes_and_writes_enforcers(mu: Mu, repo: Path) -> None:
     run = mu("build", root=repo)
     assert run.code == 0, run.out + run.err
@@ -222,6 +225,7 @@ def test_build_passes_and_writes_enforcers(mu: Mu, repo: Path) -> None:
     assert (repo / "enforcers" / "MANIFEST.json").is_file()
 
 
+@pytest.mark.slow  # `mu build` runs the determinism gate in a child process
 def test_build_with_a_failing_case_writes_nothing(mu: Mu, repo: Path) -> None:
     (repo / "golden" / "zz_wrong.toml").write_text(
         "[[case]]\nid = 'wrong'\n"

@@ -7,25 +7,25 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.chain import Signed, build, change_threshold
+from tests.chain import Built, build, change_threshold
 from tests.conftest import Run
 
 Mu = Callable[..., Run]
 
 
-def test_deploy_switch_and_switch_back(mu: Mu, signed: Signed, tmp_path: Path) -> None:
+def test_deploy_switch_and_switch_back(mu: Mu, built: Built, tmp_path: Path) -> None:
     target = tmp_path / "prod" / "enforcers"
-    first = build(mu, signed)
-    run = mu("deploy", "--receipt", str(first), "--target", str(target), root=signed.root)
+    first = built.receipt
+    run = mu("deploy", "--receipt", str(first), "--target", str(target), root=built.root)
     assert run.code == 0, run.out + run.err
     assert target.is_symlink() and (target / "MANIFEST.json").is_file()
 
     change_threshold(
-        signed.root,
+        built.root,
         '"vendor payments over 1,000,000.00 USD need the CFO"',
         '"vendor payments over one million USD need the CFO"',
     )
-    second = build(mu, signed)
+    second = build(mu, built)
     run = mu(
         "deploy",
         "--receipt",
@@ -34,7 +34,7 @@ def test_deploy_switch_and_switch_back(mu: Mu, signed: Signed, tmp_path: Path) -
         str(target),
         "--format",
         "json",
-        root=signed.root,
+        root=built.root,
     )
     assert run.code == 0, run.err
     result = json.loads(run.out)
@@ -42,27 +42,25 @@ def test_deploy_switch_and_switch_back(mu: Mu, signed: Signed, tmp_path: Path) -
     assert result["health"]["ok"] is True
     assert Path(result["release"]).name.startswith("0002-")
 
-    again = mu("deploy", "--receipt", str(second), "--target", str(target), root=signed.root)
+    again = mu("deploy", "--receipt", str(second), "--target", str(target), root=built.root)
     assert again.code == 0 and "nothing to do" in again.out
 
-    back = mu("deploy", "--switch-back", "--target", str(target), root=signed.root)
+    back = mu("deploy", "--switch-back", "--target", str(target), root=built.root)
     assert back.code == 0, back.err
     assert target.resolve().name.startswith("0001-")
 
 
 def test_refused_deploy_is_exit_1_and_keeps_the_release(
-    mu: Mu, signed: Signed, tmp_path: Path
+    mu: Mu, built: Built, tmp_path: Path
 ) -> None:
     target = tmp_path / "prod" / "enforcers"
-    first = build(mu, signed)
-    assert (
-        mu("deploy", "--receipt", str(first), "--target", str(target), root=signed.root).code == 0
-    )
+    first = built.receipt
+    assert mu("deploy", "--receipt", str(first), "--target", str(target), root=built.root).code == 0
     data = json.loads(first.read_bytes())
     data["signatures"][0]["keyid"] = "0" * 64
-    forged = signed.root / "receipts" / "forged.json"
+    forged = built.root / "receipts" / "forged.json"
     forged.write_text(json.dumps(data))
-    run = mu("deploy", "--receipt", str(forged), "--target", str(target), root=signed.root)
+    run = mu("deploy", "--receipt", str(forged), "--target", str(target), root=built.root)
     assert run.code == 1
     assert target.resolve().name.startswith("0001-")
-    assert mu("deploy", "--target", str(target), root=signed.root).code == 2
+    assert mu("deploy", "--target", str(target), root=built.root).code == 2

@@ -9,6 +9,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Run, copy_repo, mu_process
 
 Mu = Callable[..., Run]
@@ -52,6 +54,7 @@ def test_blast_radius_gate(mu: Mu, tmp_path: Path) -> None:
     assert mu("diff", "no-such-ref", str(new), root=old).code == 2
 
 
+@pytest.mark.slow  # `mu` in a new process
 def test_diff_between_git_refs_in_a_subprocess(tmp_path: Path) -> None:
     root = copy_repo(tmp_path / "repo")
     env = {

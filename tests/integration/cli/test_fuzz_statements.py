@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from generator.provenance.dsse import PAYLOAD_TYPE, sign
 from generator.provenance.keys import load_private_key
 from generator.provenance.receipt import receipt_name
-from tests.chain import Signed, build
+from tests.chain import Built, Signed
 from tests.conftest import Run
 
 Mu = Callable[..., Run]
@@ -154,15 +154,15 @@ class Chain:
         return path
 
 
-def make_chain(mu: Mu, signed: Signed) -> Chain:
-    first = build(mu, signed)
+def make_chain(built: Built) -> Chain:
+    first = built.receipt
     payload = base64.b64decode(json.loads(first.read_bytes())["payload"])
     statement = json.loads(payload)
     predicate = statement["predicate"]
     predicate["sequence"] = 2
     predicate["parent"] = hashlib.sha256(payload).hexdigest()
     predicate["change"] = {"added": [], "removed": [], "changed": []}
-    return Chain(signed, first, statement)
+    return Chain(built, first, statement)
 
 
 def commands(chain: Chain, receipt: Path, scratch: Path) -> dict[str, list[str]]:
@@ -198,26 +198,26 @@ def assert_refused(name: str, run: Run, what: str) -> None:
     assert "Traceback" not in output
 
 
-def test_a_malformed_link_is_named_and_reported_as_a_failed_link(mu: Mu, signed: Signed) -> None:
-    chain = make_chain(mu, signed)
+def test_a_malformed_link_is_named_and_reported_as_a_failed_link(mu: Mu, built: Built) -> None:
+    chain = make_chain(built)
     # The harness itself: the unbroken second link, signed and stored, verifies.
     receipt = chain.store(json.dumps(chain.statement, sort_keys=True).encode())
-    assert mu("verify-receipt", str(receipt), root=signed.root).code == 0
-    assert mu("log", root=signed.root).code == 0
+    assert mu("verify-receipt", str(receipt), root=built.root).code == 0
+    assert mu("log", root=built.root).code == 0
 
     receipt = chain.store(payload_with(chain.statement, SNAPSHOT_PATH, "7"))
     sentence = "predicate field `ontology.snapshot.path` must be a string, found a number"
-    diff = mu("diff", str(receipt), str(signed.root / "ontology"), root=signed.root)
+    diff = mu("diff", str(receipt), str(built.root / "ontology"), root=built.root)
     assert diff.code == 1
     assert diff.err.startswith(f"error: receipt `{receipt.name}`: {sentence}\n"), diff.err
-    verdict = mu("verify-receipt", str(receipt), root=signed.root)
+    verdict = mu("verify-receipt", str(receipt), root=built.root)
     assert verdict.code == 1 and f"statement  FAIL  {sentence}" in verdict.out
-    log = mu("log", "--format", "json", root=signed.root)
+    log = mu("log", "--format", "json", root=built.root)
     assert log.code == 1
     first, second = json.loads(log.out)["chain"]
     assert first["verified"] and not second["verified"]
     assert second["sequence"] == 2 and f"statement: {sentence}" in second["problems"]
-    verify = mu("verify", "--format", "json", root=signed.root)
+    verify = mu("verify", "--format", "json", root=built.root)
     assert verify.code == 1
     assert {"area": "chain", "where": receipt.name, "cause": "statement", "detail": sentence} in [
         {k: d[k] for k in ("area", "where", "cause", "detail")}
@@ -225,9 +225,9 @@ def test_a_malformed_link_is_named_and_reported_as_a_failed_link(mu: Mu, signed:
     ]
 
 
-def test_every_field_is_checked_when_read(mu: Mu, signed: Signed) -> None:
+def test_every_field_is_checked_when_read(mu: Mu, built: Built) -> None:
     """Each field in turn, removed or of another type: refused, and named."""
-    chain = make_chain(mu, signed)
+    chain = make_chain(built)
     other = {str: "7", int: '"7"', list: "{}", dict: "[]", type(None): "7"}
     checked = 0
     for path in _paths(chain.statement):
@@ -237,7 +237,7 @@ def test_every_field_is_checked_when_read(mu: Mu, signed: Signed) -> None:
         texts = [other[type(original)], *([MISSING] if _removable(path) else [])]
         for text in texts:
             receipt = chain.store(payload_with(chain.statement, path, text))
-            run = mu("verify-receipt", str(receipt), root=signed.root)
+            run = mu("verify-receipt", str(receipt), root=built.root)
             what = f"{'.'.join(map(str, path))} = {text}"
             assert_refused("verify-receipt", run, what)
             assert run.code == 1 and "statement  FAIL" in run.out, what
@@ -246,13 +246,13 @@ def test_every_field_is_checked_when_read(mu: Mu, signed: Signed) -> None:
             checked += 1
     assert checked > 80
     # A malformed head of the chain is never extended, replayed or compared.
-    run = mu("build", "--sign-key", str(signed.key), root=signed.root)
+    run = mu("build", "--sign-key", str(built.key), root=built.root)
     assert run.code == 1 and "receipt `0002-" in run.err, run.out + run.err
-    assert len(list((signed.root / "receipts").glob("0003-*.json"))) == 0
+    assert len(list((built.root / "receipts").glob("0003-*.json"))) == 0
 
 
-def test_malformed_signed_statements_never_raise(mu: Mu, signed: Signed, tmp_path: Path) -> None:
-    chain = make_chain(mu, signed)
+def test_malformed_signed_statements_never_raise(mu: Mu, built: Built, tmp_path: Path) -> None:
+    chain = make_chain(built)
     paths = list(_paths(chain.statement))
 
     @settings(
@@ -270,6 +270,6 @@ def test_malformed_signed_statements_never_raise(mu: Mu, signed: Signed, tmp_pat
         scratch = Path(tempfile.mkdtemp(dir=tmp_path))
         what = f"{'.'.join(map(str, path)) or 'the statement'} = {text[:80]}"
         for name, args in commands(chain, receipt, scratch).items():
-            assert_refused(name, mu(*args, root=signed.root), what)
+            assert_refused(name, mu(*args, root=built.root), what)
 
     run()

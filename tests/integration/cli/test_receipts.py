@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.chain import Signed, build, change_threshold, receipts, three_builds
+from tests.chain import Built, Signed, change_threshold, receipts
 from tests.conftest import Run, mu_process
 
 Mu = Callable[..., Run]
@@ -27,12 +27,12 @@ def pae(payload_type: bytes, body: bytes) -> bytes:
     )
 
 
-def test_a_signed_receipt_verifies_independently(mu: Mu, signed: Signed) -> None:
-    path = build(mu, signed)
+def test_a_signed_receipt_verifies_independently(mu: Mu, built: Built) -> None:
+    path = built.receipt
     envelope = json.loads(path.read_bytes())
     assert envelope["payloadType"] == "application/vnd.in-toto+json"
     payload = base64.b64decode(envelope["payload"])
-    pem = signed.pub.read_bytes()
+    pem = built.pub.read_bytes()
     public = serialization.load_pem_public_key(pem)
     assert isinstance(public, Ed25519PublicKey)
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -44,8 +44,8 @@ def test_a_signed_receipt_verifies_independently(mu: Mu, signed: Signed) -> None
     assert statement["_type"] == "https://in-toto.io/Statement/v1"
     assert statement["predicateType"] == "urn:mu:v1#Receipt"
     on_disk = {
-        f"enforcers/{p.relative_to(signed.root / 'enforcers').as_posix()}": p
-        for p in (signed.root / "enforcers").rglob("*")
+        f"enforcers/{p.relative_to(built.root / 'enforcers').as_posix()}": p
+        for p in (built.root / "enforcers").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
     recorded = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
@@ -59,16 +59,16 @@ def test_a_signed_receipt_verifies_independently(mu: Mu, signed: Signed) -> None
     assert predicate["golden"]["failed"] == 0 and predicate["golden"]["total"] > 100
     digest = hashlib.sha256(payload).hexdigest()
     assert path.name == f"0001-{digest[:12]}.json"
-    assert (signed.root / predicate["ontology"]["snapshot"]["path"]).is_file()
-    assert mu("verify-receipt", str(path), root=signed.root).code == 0
+    assert (built.root / predicate["ontology"]["snapshot"]["path"]).is_file()
+    assert mu("verify-receipt", str(path), root=built.root).code == 0
 
 
 def test_replay_works_without_ontology_enforcers_or_git(
-    mu: Mu, signed: Signed, tmp_path: Path
+    mu: Mu, built: Built, tmp_path: Path
 ) -> None:
-    path = build(mu, signed)
+    path = built.receipt
     auditor = tmp_path / "auditor"
-    shutil.copytree(signed.root, auditor)
+    shutil.copytree(built.root, auditor)
     for name in ("ontology", "enforcers", ".git"):
         shutil.rmtree(auditor / name, ignore_errors=True)
     run = mu_process("replay", "--receipt", f"receipts/{path.name}", cwd=auditor)
@@ -93,27 +93,27 @@ def flip(path: Path, offset: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_tampered_enforcer_byte_is_named(mu: Mu, signed: Signed) -> None:
-    path = build(mu, signed)
-    module = signed.root / "enforcers" / "controls" / "approval_over_100k.py"
+def test_tampered_enforcer_byte_is_named(mu: Mu, built: Built) -> None:
+    path = built.receipt
+    module = built.root / "enforcers" / "controls" / "approval_over_100k.py"
     flip(module, len(module.read_bytes()) // 2)
     run = mu(
         "replay",
         "--receipt",
         str(path),
         "--deployed",
-        str(signed.root / "enforcers"),
-        root=signed.root,
+        str(built.root / "enforcers"),
+        root=built.root,
     )
     assert run.code == 1
     assert "changed controls/approval_over_100k.py" in run.out
 
 
-def test_tampered_snapshot_is_refused(mu: Mu, signed: Signed) -> None:
-    path = build(mu, signed)
-    [snapshot] = (signed.root / "receipts" / "snapshots").glob("*.json")
+def test_tampered_snapshot_is_refused(mu: Mu, built: Built) -> None:
+    path = built.receipt
+    [snapshot] = (built.root / "receipts" / "snapshots").glob("*.json")
     flip(snapshot, 100)
-    run = mu("replay", "--receipt", str(path), root=signed.root)
+    run = mu("replay", "--receipt", str(path), root=built.root)
     assert run.code == 1
     assert "has been altered" in run.err
 
@@ -124,8 +124,8 @@ def rewrite_envelope(path: Path, change: Callable[[dict[str, object]], None]) ->
     path.write_text(json.dumps(envelope), encoding="utf-8")
 
 
-def test_tampered_payload_byte_fails_the_signature(mu: Mu, signed: Signed) -> None:
-    path = build(mu, signed)
+def test_tampered_payload_byte_fails_the_signature(mu: Mu, built: Built) -> None:
+    path = built.receipt
 
     def tamper(env: dict[str, object]) -> None:
         payload = bytearray(base64.b64decode(str(env["payload"])))
@@ -134,13 +134,13 @@ def test_tampered_payload_byte_fails_the_signature(mu: Mu, signed: Signed) -> No
         env["payload"] = base64.b64encode(bytes(payload)).decode()
 
     rewrite_envelope(path, tamper)
-    run = mu("verify-receipt", str(path), root=signed.root)
+    run = mu("verify-receipt", str(path), root=built.root)
     assert run.code == 1
     assert "signature  FAIL" in run.out and "altered" in run.out
 
 
-def test_tampered_signature_byte_fails(mu: Mu, signed: Signed) -> None:
-    path = build(mu, signed)
+def test_tampered_signature_byte_fails(mu: Mu, built: Built) -> None:
+    path = built.receipt
 
     def tamper(env: dict[str, object]) -> None:
         sigs = env["signatures"]
@@ -150,15 +150,15 @@ def test_tampered_signature_byte_fails(mu: Mu, signed: Signed) -> None:
         sigs[0]["sig"] = base64.b64encode(bytes(raw)).decode()
 
     rewrite_envelope(path, tamper)
-    run = mu("verify-receipt", str(path), root=signed.root)
+    run = mu("verify-receipt", str(path), root=built.root)
     assert run.code == 1 and "signature  FAIL" in run.out
 
 
-def test_three_builds_make_a_verified_chain_of_three(mu: Mu, signed: Signed) -> None:
-    paths = three_builds(mu, signed)
-    assert [p.name[:4] for p in receipts(signed.root)] == ["0001", "0002", "0003"]
+def test_three_builds_make_a_verified_chain_of_three(mu: Mu, built_three: Built) -> None:
+    paths = list(built_three.receipts)
+    assert [p.name[:4] for p in receipts(built_three.root)] == ["0001", "0002", "0003"]
     assert len(set(paths)) == 3
-    log = mu("log", "--format", "json", root=signed.root)
+    log = mu("log", "--format", "json", root=built_three.root)
     assert log.code == 0, log.out
     data = json.loads(log.out)
     assert data["verified"] is True and data["receipts"] == 3
@@ -166,23 +166,23 @@ def test_three_builds_make_a_verified_chain_of_three(mu: Mu, signed: Signed) -> 
     assert changes[0]["added"] and not changes[0]["changed"]
     assert changes[1] == {"added": [], "removed": [], "changed": ["approval_over_1m"]}
     assert changes[2] == {"added": ["notify_cfo_on_review"], "removed": [], "changed": []}
-    text = mu("log", root=signed.root)
+    text = mu("log", root=built_three.root)
     assert "3 policy changes, 3 receipts, all verified" in text.out
-    markdown = mu("log", "--format", "markdown", root=signed.root)
+    markdown = mu("log", "--format", "markdown", root=built_three.root)
     assert "| 3 |" in markdown.out and "all verified" in markdown.out
     # A fourth build with nothing changed adds no link.
-    again = mu("build", "--sign-key", str(signed.key), root=signed.root)
+    again = mu("build", "--sign-key", str(built_three.key), root=built_three.root)
     assert again.code == 0 and "unchanged since" in again.out
-    assert len(receipts(signed.root)) == 3
+    assert len(receipts(built_three.root)) == 3
 
 
-def test_a_receipt_removed_from_the_middle_breaks_the_chain(mu: Mu, signed: Signed) -> None:
-    _first, middle, last = three_builds(mu, signed)
+def test_a_receipt_removed_from_the_middle_breaks_the_chain(mu: Mu, built_three: Built) -> None:
+    _first, middle, last = built_three.receipts
     middle.unlink()
-    run = mu("verify-receipt", str(last), root=signed.root)
+    run = mu("verify-receipt", str(last), root=built_three.root)
     assert run.code == 1
     assert "a receipt is missing from the chain" in run.out
-    log = mu("log", root=signed.root)
+    log = mu("log", root=built_three.root)
     assert log.code == 1 and "NOT all verified" in log.out
 
 
@@ -199,6 +199,7 @@ def test_untrusted_signer_is_refused(mu: Mu, signed: Signed, tmp_path: Path) -> 
     assert alone.code == 0
 
 
+@pytest.mark.slow  # `mu build` runs the determinism gate in a child process
 def test_development_key_signs_but_says_it_is_untrusted(mu: Mu, repo: Path) -> None:
     run = mu("build", root=repo)
     assert run.code == 0
@@ -207,7 +208,7 @@ def test_development_key_signs_but_says_it_is_untrusted(mu: Mu, repo: Path) -> N
     assert mu("verify-receipt", str(path), root=repo).code == 1
 
 
-def test_a_different_generator_pin_is_refused(mu: Mu, signed: Signed) -> None:
+def test_a_different_generator_pin_is_refused(mu: Mu, built: Built) -> None:
     """A receipt, validly signed by the release key, that pins another generator."""
     from generator.hashing import canonical_json
     from generator.provenance.dsse import Envelope
@@ -215,19 +216,19 @@ def test_a_different_generator_pin_is_refused(mu: Mu, signed: Signed) -> None:
     from generator.provenance.receipt import receipt_name
     from generator.provenance.signing import Signer
 
-    path = build(mu, signed)
+    path = built.receipt
     envelope = Envelope.from_json(path.read_bytes(), str(path))
     statement = json.loads(envelope.payload)
     statement["predicate"]["generator"]["source_sha256"] = "0" * 64
     statement["predicate"]["generator"]["version"] = "0.0.9"
     payload = canonical_json(statement)
-    key = load_private_key(signed.key)
-    resigned = Signer(key, keyid_of(key.public_key()), signed.key, False).sign(payload)
+    key = load_private_key(built.key)
+    resigned = Signer(key, keyid_of(key.public_key()), built.key, False).sign(payload)
     path.unlink()
     path = path.with_name(receipt_name(1, hashlib.sha256(payload).hexdigest()))
     path.write_bytes(resigned.to_json())
-    assert mu("verify-receipt", str(path), root=signed.root).code == 0
-    run = mu("replay", "--receipt", str(path), root=signed.root)
+    assert mu("verify-receipt", str(path), root=built.root).code == 0
+    run = mu("replay", "--receipt", str(path), root=built.root)
     assert run.code == 1
     assert "made by mu 0.0.9" in run.err and "install mu 0.0.9" in run.err
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.chain import Signed, build, change_threshold
+from tests.chain import Built, Signed, build, change_threshold
 from tests.conftest import Run
 
 Mu = Callable[..., Run]
@@ -26,22 +26,20 @@ def causes(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(d["area"], Path(d["where"]).name, d["cause"]) for d in report["drifts"]]
 
 
-def test_clean_after_a_fresh_build(mu: Mu, signed: Signed) -> None:
-    build(mu, signed)
-    code, report = verify(mu, signed)
+def test_clean_after_a_fresh_build(mu: Mu, built: Built) -> None:
+    code, report = verify(mu, built)
     assert code == 0, report
     assert report["ok"] and report["drifts"] == []
-    text = mu("verify", root=signed.root)
+    text = mu("verify", root=built.root)
     assert text.code == 0 and "verified: no drift" in text.out
-    markdown = mu("verify", "--format", "markdown", root=signed.root)
+    markdown = mu("verify", "--format", "markdown", root=built.root)
     assert "**Result: no drift.**" in markdown.out
 
 
-def test_hand_edited_byte_is_named_with_a_diff(mu: Mu, signed: Signed) -> None:
-    build(mu, signed)
-    module = signed.root / "enforcers" / "controls" / "approval_over_100k.py"
+def test_hand_edited_byte_is_named_with_a_diff(mu: Mu, built: Built) -> None:
+    module = built.root / "enforcers" / "controls" / "approval_over_100k.py"
     module.write_text(module.read_text().replace("100000.00", "100001.00"))
-    code, report = verify(mu, signed)
+    code, report = verify(mu, built)
     assert code == 1
     [drift] = report["drifts"]
     assert drift["cause"] == "hand edit: its sha256 matches no receipt"
@@ -50,14 +48,13 @@ def test_hand_edited_byte_is_named_with_a_diff(mu: Mu, signed: Signed) -> None:
     assert "+THRESHOLD: Decimal = Decimal('100001.00')" in drift["diff"]
 
 
-def test_uncompiled_ontology_edit_is_named(mu: Mu, signed: Signed) -> None:
-    build(mu, signed)
+def test_uncompiled_ontology_edit_is_named(mu: Mu, built: Built) -> None:
     change_threshold(
-        signed.root,
+        built.root,
         '"vendor payments over 1,000,000.00 USD need the CFO"',
         '"vendor payments over one million USD need the CFO"',
     )
-    code, report = verify(mu, signed)
+    code, report = verify(mu, built)
     assert code == 1
     found = causes(report)
     assert ("ontology", "approvals.ttl", "uncompiled ontology change") in found
@@ -67,18 +64,18 @@ def test_uncompiled_ontology_edit_is_named(mu: Mu, signed: Signed) -> None:
 
 
 def test_deployed_directory_from_an_older_receipt_is_named(
-    mu: Mu, signed: Signed, tmp_path: Path
+    mu: Mu, built: Built, tmp_path: Path
 ) -> None:
-    first = build(mu, signed)
+    first = built.receipt
     deployed = tmp_path / "deployed"
-    shutil.copytree(signed.root / "enforcers", deployed)
+    shutil.copytree(built.root / "enforcers", deployed)
     change_threshold(
-        signed.root,
+        built.root,
         '"vendor payments over 1,000,000.00 USD need the CFO"',
         '"vendor payments over one million USD need the CFO"',
     )
-    build(mu, signed)
-    code, report = verify(mu, signed, "--deployed", str(deployed))
+    build(mu, built)
+    code, report = verify(mu, built, "--deployed", str(deployed))
     assert code == 1
     assert sorted(causes(report)) == [
         ("deployed", name, f"older release: it is what receipt {first.name} recorded")
@@ -86,11 +83,10 @@ def test_deployed_directory_from_an_older_receipt_is_named(
     ]
 
 
-def test_deleted_module_and_extra_file_are_named(mu: Mu, signed: Signed) -> None:
-    build(mu, signed)
-    (signed.root / "enforcers" / "controls" / "sod_wire_all_parties.py").unlink()
-    (signed.root / "enforcers" / "controls" / "backdoor.py").write_text("APPROVE = True\n")
-    code, report = verify(mu, signed)
+def test_deleted_module_and_extra_file_are_named(mu: Mu, built: Built) -> None:
+    (built.root / "enforcers" / "controls" / "sod_wire_all_parties.py").unlink()
+    (built.root / "enforcers" / "controls" / "backdoor.py").write_text("APPROVE = True\n")
+    code, report = verify(mu, built)
     assert code == 1
     found = causes(report)
     assert ("enforcers", "sod_wire_all_parties.py", "deleted file") in found
@@ -101,13 +97,13 @@ def test_deleted_module_and_extra_file_are_named(mu: Mu, signed: Signed) -> None
     ) in found
 
 
-def test_a_broken_chain_is_drift(mu: Mu, signed: Signed) -> None:
-    path = build(mu, signed)
+def test_a_broken_chain_is_drift(mu: Mu, built: Built) -> None:
+    path = built.receipt
     data = json.loads(path.read_bytes())
     sig = bytearray(base64.b64decode(data["signatures"][0]["sig"]))
     sig[5] ^= 0x01
     data["signatures"][0]["sig"] = base64.b64encode(bytes(sig)).decode()
     path.write_text(json.dumps(data))
-    code, report = verify(mu, signed)
+    code, report = verify(mu, built)
     assert code == 1
     assert any(d["area"] == "chain" and d["cause"] == "signature" for d in report["drifts"])

@@ -15,7 +15,7 @@ import pytest
 from generator.build import build as build_module
 from generator.files import read_tree
 from generator.hashing import tree_digest
-from tests.chain import Mu, Signed, build, change_threshold, receipts
+from tests.chain import Built, Mu, change_threshold, receipts
 from tests.conftest import REPO
 
 OLD = '"vendor payments over 1,000,000.00 USD need the CFO"'
@@ -59,21 +59,20 @@ def debris(root: Path) -> list[str]:
 
 
 def test_a_build_that_cannot_write_its_receipt_leaves_enforcers_alone(
-    mu: Mu, signed: Signed, monkeypatch: pytest.MonkeyPatch
+    mu: Mu, built: Built, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build(mu, signed)
-    before = read_tree(signed.root / "enforcers")
-    change_threshold(signed.root, OLD, NEW)
+    before = read_tree(built.root / "enforcers")
+    change_threshold(built.root, OLD, NEW)
 
     def refuse(*_: object) -> Path:
-        raise PermissionError(13, "Permission denied", str(signed.root / "receipts"))
+        raise PermissionError(13, "Permission denied", str(built.root / "receipts"))
 
     monkeypatch.setattr(build_module, "store_receipt", refuse)
-    run = mu("build", "--sign-key", str(signed.key), root=signed.root)
+    run = mu("build", "--sign-key", str(built.key), root=built.root)
     assert run.code == 2 and "cannot write the receipt" in run.err, run.err
     assert "Traceback" not in run.out + run.err
-    assert read_tree(signed.root / "enforcers") == before
-    assert len(receipts(signed.root)) == 1 and debris(signed.root) == []
+    assert read_tree(built.root / "enforcers") == before
+    assert len(receipts(built.root)) == 1 and debris(built.root) == []
 
 
 def run_child(root: Path, key: Path, point: str, how: str) -> int:
@@ -92,29 +91,27 @@ def run_child(root: Path, key: Path, point: str, how: str) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["_after_file", "_before_commit"])
 def test_a_killed_build_never_leaves_enforcers_newer_than_the_chain(
-    mu: Mu, signed: Signed, point: str
+    mu: Mu, built: Built, point: str
 ) -> None:
-    build(mu, signed)
-    change_threshold(signed.root, OLD, NEW)
-    code = run_child(signed.root, signed.key, point, "kill")
+    change_threshold(built.root, OLD, NEW)
+    code = run_child(built.root, built.key, point, "kill")
     assert code == -signal.SIGKILL
-    on_disk = tree_digest(read_tree(signed.root / "enforcers"))
-    chain = recorded_trees(signed.root)
+    on_disk = tree_digest(read_tree(built.root / "enforcers"))
+    chain = recorded_trees(built.root)
     assert on_disk == chain[0], "enforcers/ moved although the build died"
     # The next build repairs whatever the killed one left: debris, and a receipt ahead.
-    again = mu("build", "--sign-key", str(signed.key), "--format", "json", root=signed.root)
+    again = mu("build", "--sign-key", str(built.key), "--format", "json", root=built.root)
     assert again.code == 0, again.out + again.err
-    assert debris(signed.root) == []
-    chain = recorded_trees(signed.root)
-    assert len(chain) == 2 and tree_digest(read_tree(signed.root / "enforcers")) == chain[-1]
+    assert debris(built.root) == []
+    chain = recorded_trees(built.root)
+    assert len(chain) == 2 and tree_digest(read_tree(built.root / "enforcers")) == chain[-1]
 
 
 @pytest.mark.slow
-def test_a_terminated_build_cleans_up_and_records_nothing(mu: Mu, signed: Signed) -> None:
-    build(mu, signed)
-    before = read_tree(signed.root / "enforcers")
-    change_threshold(signed.root, OLD, NEW)
-    code = run_child(signed.root, signed.key, "_before_commit", "term")
+def test_a_terminated_build_cleans_up_and_records_nothing(mu: Mu, built: Built) -> None:
+    before = read_tree(built.root / "enforcers")
+    change_threshold(built.root, OLD, NEW)
+    code = run_child(built.root, built.key, "_before_commit", "term")
     assert code == 128 + signal.SIGTERM
-    assert read_tree(signed.root / "enforcers") == before
-    assert len(receipts(signed.root)) == 1 and debris(signed.root) == []
+    assert read_tree(built.root / "enforcers") == before
+    assert len(receipts(built.root)) == 1 and debris(built.root) == []

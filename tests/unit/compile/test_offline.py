@@ -32,8 +32,8 @@ from generator.hashing import canonical_json
 from generator.layout import Layout
 from generator.provenance.dsse import PAYLOAD_TYPE, sign
 from generator.provenance.receipt import read_receipt, store_receipt
-from generator.provenance.snapshot import SnapshotRef, read_snapshot, write_snapshot
-from tests.chain import Mu, Signed, build
+from generator.provenance.snapshot import read_snapshot, write_snapshot
+from tests.chain import Built, Mu
 
 HEAD = """\
 @prefix ex: <https://acme.example/policy#> .
@@ -306,24 +306,23 @@ def _private_key(path: Path) -> Ed25519PrivateKey:
 
 @pytest.mark.slow
 def test_replay_of_a_snapshot_with_a_service_shape_makes_no_request(
-    signed: Signed, mu: Mu, server: Server
+    built: Built, mu: Mu, server: Server
 ) -> None:
     # A signer of the trusted key (an attacker holding it, or a release built by an
     # older mu) put a SERVICE shape into a receipt's snapshot.
-    receipt_path = build(mu, signed)
+    receipt_path = built.receipt
     receipt = read_receipt(receipt_path)
-    layout = Layout(signed.root)
-    recorded = receipt.predicate["ontology"]["snapshot"]
-    files = read_snapshot(signed.root, SnapshotRef(recorded["path"], recorded["sha256"]))
+    layout = Layout(built.root)
+    files = read_snapshot(built.root, receipt.predicate.ontology.snapshot)
     files["ontology/shapes/evil.ttl"] = HEAD + EVIL["service-in-target"].replace("URL", server.url)
     statement = receipt.statement
     statement["predicate"]["ontology"]["snapshot"] = write_snapshot(layout, files).to_dict()
-    envelope = sign(PAYLOAD_TYPE, canonical_json(statement), _private_key(signed.key))
+    envelope = sign(PAYLOAD_TYPE, canonical_json(statement), _private_key(built.key))
     receipt_path.unlink()
     crafted = store_receipt(layout, envelope, 1)
-    assert mu("verify-receipt", str(crafted), root=signed.root).code == 0
+    assert mu("verify-receipt", str(crafted), root=built.root).code == 0
 
-    run = mu("replay", "--receipt", str(crafted), root=signed.root)
+    run = mu("replay", "--receipt", str(crafted), root=built.root)
     assert run.code != 0, run.out + run.err
     assert "ex:EvilShape" in run.err and "SERVICE" in run.err, run.out + run.err
     assert "ontology/shapes/evil.ttl" in run.err

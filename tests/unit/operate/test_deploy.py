@@ -1,8 +1,9 @@
 """`mu deploy` (SPEC §7): a verified, health-checked, atomic switch of a deployed A.
 
-Two real signed receipts are built once per module: release 1 from the shipped
-ontology, release 2 after one control's label changed. A reader in another
-process, importing whatever TARGET resolves to, never sees a mixture of the two.
+Two real signed receipts, built once per session and copied once per module:
+release 1 from the shipped ontology, release 2 after one control's label changed.
+A reader in another process, importing whatever TARGET resolves to, never sees a
+mixture of the two.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 import pytest
 
 import generator.operate.deploy as deploy_module
-from generator.build.build import build
 from generator.errors import CheckFailed, InputError
 from generator.files import read_tree
 from generator.hashing import canonical_json
@@ -40,8 +40,8 @@ from generator.provenance.dsse import Envelope
 from generator.provenance.keys import generate_keypair
 from generator.provenance.receipt import read_receipt
 from generator.provenance.signing import Signer, resolve_signer
-from generator.provenance.trust import add_key
-from tests.conftest import REPO, copy_repo
+from tests.chain import ChainTemplates
+from tests.conftest import REPO
 
 OLD_LABEL = "vendor payments over 1,000,000.00 USD need the CFO"
 NEW_LABEL = "vendor payments over 1,000,000.00 USD need the chief financial officer"
@@ -67,21 +67,14 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
-    base = tmp_path_factory.mktemp("deploy")
-    root = copy_repo(base / "repo")
-    pair = generate_keypair(base / "keys" / "release.pem")
-    layout = Layout(root)
-    add_key(layout.receipts / "trust.json", pair.public_path, "release")
-    signer = resolve_signer(layout, pair.private_path)
-    first = build(layout, signer)
-    approvals = root / "ontology" / "controls" / "approvals.ttl"
-    text = approvals.read_text(encoding="utf-8")
-    assert OLD_LABEL in text
-    approvals.write_text(text.replace(OLD_LABEL, NEW_LABEL, 1), encoding="utf-8")
-    second = build(layout, signer)
-    assert first.receipt and second.receipt and first.receipt != second.receipt
-    return Chain(root, pair.private_path, pair.public_path, first.receipt, second.receipt)
+def chain(tmp_path_factory: pytest.TempPathFactory, chain_templates: ChainTemplates) -> Chain:
+    """The session's chain of two (tests/chain.py), copied once for this module: release 2
+    relabels `approval_over_1m` from OLD_LABEL to NEW_LABEL."""
+    built = chain_templates.copy(2, tmp_path_factory.mktemp("deploy"))
+    first, second = built.receipts
+    approvals = built.root / "ontology" / "controls" / "approvals.ttl"
+    assert NEW_LABEL in approvals.read_text(encoding="utf-8")
+    return Chain(built.root, built.key, built.pub, first, second)
 
 
 def subjects(receipt: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from generator.run.golden import load_suite
-from tests.chain import Signed, build, change_threshold
+from tests.chain import Built, Signed, build, change_threshold
 from tests.conftest import Run, mu_process
 
 Mu = Callable[..., Run]
@@ -69,14 +69,14 @@ def diagnose(
 
 
 def test_hand_edited_deployed_module_is_a_deployment_problem(
-    mu: Mu, signed: Signed, tmp_path: Path
+    mu: Mu, built: Built, tmp_path: Path
 ) -> None:
-    receipt = build(mu, signed)
+    receipt = built.receipt
     deployed = tmp_path / "deployed"
-    shutil.copytree(signed.root / "enforcers", deployed)
+    shutil.copytree(built.root / "enforcers", deployed)
     module = deployed / "controls" / "approval_over_100k.py"
     module.write_text(module.read_text().replace("'100000.00'", "'200000.00'"))
-    result = diagnose(mu, signed, receipt, TX, "APPROVE", "--deployed", str(deployed))
+    result = diagnose(mu, built, receipt, TX, "APPROVE", "--deployed", str(deployed))
     assert result["cause"] == "deployment"
     assert result["evidence"]["deployed"]["outcome"] == "APPROVE"
     assert result["evidence"]["replayed"]["outcome"] == "REJECT"
@@ -85,16 +85,16 @@ def test_hand_edited_deployed_module_is_a_deployment_problem(
 
 
 def test_deployed_code_that_crashes_is_a_deployment_problem(
-    mu: Mu, signed: Signed, tmp_path: Path
+    mu: Mu, built: Built, tmp_path: Path
 ) -> None:
-    receipt = build(mu, signed)
+    receipt = built.receipt
     deployed = tmp_path / "deployed"
-    shutil.copytree(signed.root / "enforcers", deployed)
+    shutil.copytree(built.root / "enforcers", deployed)
     module = deployed / "controls" / "approval_over_100k.py"
     text = module.read_text()
     assert "    return True\n" in text
     module.write_text(text.replace("    return True\n", "    raise RuntimeError('boom')\n"))
-    result = diagnose(mu, signed, receipt, TX, "APPROVE", "--deployed", str(deployed))
+    result = diagnose(mu, built, receipt, TX, "APPROVE", "--deployed", str(deployed))
     assert result["cause"] == "deployment"
     assert result["evidence"]["deployed"]["outcome"] == "ERROR"
     assert "boom" in result["evidence"]["deployed"]["error"]
@@ -149,9 +149,9 @@ def test_wrong_threshold_in_the_ontology_is_an_ontology_problem(mu: Mu, signed: 
     assert "compliance" in result["escalate_to"]
 
 
-def test_correct_setup_with_a_wrong_observation_is_runtime(mu: Mu, signed: Signed) -> None:
-    receipt = build(mu, signed)
-    result = diagnose(mu, signed, receipt, TX, "APPROVE")
+def test_correct_setup_with_a_wrong_observation_is_runtime(mu: Mu, built: Built) -> None:
+    receipt = built.receipt
+    result = diagnose(mu, built, receipt, TX, "APPROVE")
     assert result["cause"] == "runtime"
     evidence = result["evidence"]
     assert evidence["replayed"] == evidence["deployed"] == evidence["reference"]
@@ -162,37 +162,37 @@ def test_correct_setup_with_a_wrong_observation_is_runtime(mu: Mu, signed: Signe
         "--receipt",
         str(receipt),
         "--transaction",
-        str(signed.root / "tx.json"),
+        str(built.root / "tx.json"),
         "--observed",
         "APPROVE",
-        root=signed.root,
+        root=built.root,
     )
     assert text.out.startswith("cause: runtime")
 
 
-def test_write_case_adds_a_passing_golden_case(mu: Mu, signed: Signed) -> None:
-    receipt = build(mu, signed)
-    result = diagnose(mu, signed, receipt, TX, "APPROVE", "--write-case")
+def test_write_case_adds_a_passing_golden_case(mu: Mu, built: Built) -> None:
+    receipt = built.receipt
+    result = diagnose(mu, built, receipt, TX, "APPROVE", "--write-case")
     assert result["golden_case_written"].endswith("golden/diagnosed.toml")
     case = next(
-        c for c in load_suite(signed.root / "golden").cases if c.case_id == "diagnosed_tx-105k"
+        c for c in load_suite(built.root / "golden").cases if c.case_id == "diagnosed_tx-105k"
     )
     assert case.expect_outcome == "REJECT"
-    assert mu("test", "--scenario", "diagnosed_tx-105k", root=signed.root).code == 0
+    assert mu("test", "--scenario", "diagnosed_tx-105k", root=built.root).code == 0
 
 
 @pytest.mark.parametrize("observed", ["MAYBE", ""])
-def test_unknown_observed_outcome_is_exit_2(mu: Mu, signed: Signed, observed: str) -> None:
-    receipt = build(mu, signed)
-    (signed.root / "tx.json").write_text(json.dumps(TX))
+def test_unknown_observed_outcome_is_exit_2(mu: Mu, built: Built, observed: str) -> None:
+    receipt = built.receipt
+    (built.root / "tx.json").write_text(json.dumps(TX))
     run = mu(
         "diagnose",
         "--receipt",
         str(receipt),
         "--transaction",
-        str(signed.root / "tx.json"),
+        str(built.root / "tx.json"),
         "--observed",
         observed,
-        root=signed.root,
+        root=built.root,
     )
     assert run.code == 2

@@ -8,15 +8,16 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from generator.compile.pipeline import compile_ontology
+from generator.compile.pipeline import Compiled
 from generator.operate.boundary import boundary_cases
+from tests.chain import Built
 from tests.conftest import REPO, Run
 
 Mu = Callable[..., Run]
 
-def test_unchanged_generator_is_equivalent(mu: Mu, repo: Path) -> None:
-    assert mu("build", root=repo).code == 0
-    run = mu("upgrade-check", "--format", "json", root=repo)
+
+def test_unchanged_generator_is_equivalent(mu: Mu, built: Built) -> None:
+    run = mu("upgrade-check", "--format", "json", root=built.root)
     assert run.code == 0, run.out + run.err
     report = json.loads(run.out)
     assert report["equivalent"] is True and report["differences"] == []
@@ -25,9 +26,7 @@ def test_unchanged_generator_is_equivalent(mu: Mu, repo: Path) -> None:
     assert Path(report["receipt"]).parent.name == "upgrades"
 
 
-def test_altered_threshold_comparison_is_caught(
-    mu: Mu, repo: Path, mutant_generator: None
-) -> None:
+def test_altered_threshold_comparison_is_caught(mu: Mu, repo: Path, mutant_generator: None) -> None:
     shutil.copytree(REPO / "enforcers", repo / "enforcers")  # deployed with the real generator
     run = mu("upgrade-check", "--format", "json", root=repo)
     assert run.code == 1
@@ -47,8 +46,10 @@ def test_altered_threshold_comparison_is_caught(
     assert "behaviour changes on" in text.out and "DIFFERS approval_over_100k" in text.out
 
 
-def test_boundary_cases_are_deterministic_and_cover_every_threshold() -> None:
-    ontology = compile_ontology(REPO / "ontology").ontology
+def test_boundary_cases_are_deterministic_and_cover_every_threshold(
+    example_compiled: Compiled,
+) -> None:
+    ontology = example_compiled.ontology
     first, second = boundary_cases(ontology), boundary_cases(ontology)
     assert first == second
     ids = [c.case_id for c in first]

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from generator.errors import InputError
 from generator.layout import Layout
-from generator.provenance.approvals import APPROVAL_TYPE, approvals_dir, valid_approvals
+from generator.provenance.approvals import APPROVAL_TYPE, valid_approvals
 from generator.provenance.dsse import PAYLOAD_TYPE, sign
 
 DIGEST = "a" * 64
@@ -44,7 +44,7 @@ MALFORMED = {
 
 @pytest.fixture
 def layout(tmp_path: Path) -> Layout:
-    directory = approvals_dir(Layout(tmp_path))
+    directory = Layout(tmp_path).approvals
     directory.mkdir(parents=True)
     return Layout(tmp_path)
 
@@ -53,7 +53,7 @@ def layout(tmp_path: Path) -> Layout:
 def test_a_malformed_approval_approves_nothing_without_a_traceback(
     layout: Layout, name: str
 ) -> None:
-    (approvals_dir(layout) / f"{name}.json").write_bytes(MALFORMED[name])
+    (layout.approvals / f"{name}.json").write_bytes(MALFORMED[name])
     assert valid_approvals(layout, DIGEST) == ()
 
 
@@ -71,7 +71,7 @@ def test_reading_a_malformed_approval_names_the_file(
 ) -> None:
     from generator.provenance.approvals import read_approval_file
 
-    path = approvals_dir(layout) / f"{name}.json"
+    path = layout.approvals / f"{name}.json"
     path.write_bytes(MALFORMED[name])
     with pytest.raises(InputError) as info:
         read_approval_file(path)
@@ -85,11 +85,11 @@ def test_links_and_special_files_are_never_read(layout: Layout, tmp_path: Path) 
 
     outside = tmp_path / "outside.json"
     outside.write_bytes(_envelope(_statement({"ontology": {"digest": DIGEST}})))
-    link = approvals_dir(layout) / "link.json"
+    link = layout.approvals / "link.json"
     link.symlink_to(outside)
     with pytest.raises(InputError, match="it is a symbolic link"):
         read_approval_file(link)
-    fifo = approvals_dir(layout) / "fifo.json"
+    fifo = layout.approvals / "fifo.json"
     os.mkfifo(fifo)  # opening it for reading would block forever
     with pytest.raises(InputError, match="is not a regular file"):
         read_approval_file(fifo)

@@ -8,7 +8,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import EXIT_USAGE, InputError
+from generator.errors import ExitCode, InputError
 from generator.provenance.dsse import (
     PAYLOAD_TYPE,
     Envelope,
@@ -225,7 +225,7 @@ def test_from_json_rejects_malformed_envelopes(data: bytes, message: str) -> Non
     assert message in info.value.message
     assert info.value.message.startswith("envelope `bad.json` ")
     assert info.value.hint
-    assert info.value.code == EXIT_USAGE
+    assert info.value.code == ExitCode.USAGE
 
 
 def test_the_valid_base_of_the_malformed_cases_parses() -> None:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import EXIT_USAGE, InputError
+from generator.errors import ExitCode, InputError
 from generator.provenance.keys import (
     KeyPair,
     dev_key_path,
@@ -57,7 +57,7 @@ def _mode(path: Path) -> int:
 
 
 def _message(info: pytest.ExceptionInfo[InputError]) -> str:
-    assert info.value.code == EXIT_USAGE
+    assert info.value.code == ExitCode.USAGE
     assert info.value.hint
     return info.value.message
 

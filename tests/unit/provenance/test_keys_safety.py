@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import EXIT_USAGE, InputError
+from generator.errors import ExitCode, InputError
 from generator.layout import Layout
 from generator.provenance.keys import generate_keypair, keyid_of, load_private_key
 from generator.provenance.signing import resolve_signer
@@ -83,7 +83,7 @@ def test_a_private_key_others_may_access_never_signs(tmp_path: Path, mode: int) 
     key = _loose_key(tmp_path, mode)
     with pytest.raises(InputError) as info:
         resolve_signer(Layout(tmp_path / "repo"), key)
-    assert info.value.code == EXIT_USAGE
+    assert info.value.code == ExitCode.USAGE
     assert info.value.message == (
         f"private key `{key}` is readable or writable by group or others "
         f"(mode {mode:04o}); refusing to sign with it"

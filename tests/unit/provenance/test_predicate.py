@@ -1,4 +1,4 @@
-"""The structural check of statements (generator/predicate.py) and the strict
+"""The structural check of statements (generator/provenance/statement.py) and the strict
 readers around it (receipt.py, dsse.py): every field any consumer reads is
 typed and bounded, every problem is named by its dotted path, and nothing a
 file can hold raises anything but a `MuError`."""
@@ -21,13 +21,6 @@ from generator.hashing import canonical_json, sha256_hex
 from generator.jsonshape import MAX_PROBLEMS
 from generator.provenance import dsse
 from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
-from generator.provenance.predicate import (
-    RECEIPT_TYPE,
-    REJECTION_TYPE,
-    STATEMENT_TYPE,
-    describe,
-    statement_problems,
-)
 from generator.provenance.receipt import (
     load_chain,
     load_receipt,
@@ -36,7 +29,16 @@ from generator.provenance.receipt import (
     read_receipt,
     receipt_name,
 )
-from tests.chain import Signed, build, change_threshold
+from generator.provenance.statement import (
+    RECEIPT_TYPE,
+    REJECTION_TYPE,
+    STATEMENT_TYPE,
+    ReceiptPredicate,
+    RejectionPredicate,
+    describe,
+    statement_problems,
+)
+from tests.chain import Built, change_threshold
 from tests.conftest import Run
 
 Mu = Callable[..., Run]
@@ -303,6 +305,63 @@ def test_non_objects_are_refused() -> None:
     assert describe(statement_problems({})).startswith("statement field `_type` is missing")
 
 
+# --- the typed values -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [(receipt_statement, ReceiptPredicate), (rejection_statement, RejectionPredicate)],
+)
+def test_typed_predicates_give_back_exactly_what_was_signed(make: Any, kind: Any) -> None:
+    predicate = make()["predicate"]
+    typed = kind.from_dict(copy.deepcopy(predicate))
+    assert typed.to_dict() == predicate
+    assert canonical_json(typed.to_dict()) == canonical_json(predicate)
+    # Optional parts stay absent when they were.
+    first = removed(receipt_statement(), ("predicate", "approvals"))["predicate"]
+    assert "approvals" not in ReceiptPredicate.from_dict(first).to_dict()
+    bare = {k: v for k, v in rejection_statement()["predicate"].items() if k != "violations"}
+    assert RejectionPredicate.from_dict(bare).to_dict() == bare
+
+
+def test_typed_predicates_read_as_fields() -> None:
+    typed = ReceiptPredicate.from_dict(receipt_statement()["predicate"])
+    assert typed.sequence == 2 and typed.parent == H2
+    assert typed.ontology.snapshot.path == f"receipts/snapshots/{H2}.json"
+    assert typed.gates == {"ontology": "PASS", "golden": "PASS", "determinism": "PASS"}
+    assert typed.controls["a"].module == "enforcers/controls/a.py"
+    assert typed.change.added == ("a",) and typed.golden.total == 150
+    assert typed.approvals is not None and typed.approvals.by[0].keyid == H
+    rejection = RejectionPredicate.from_dict(rejection_statement()["predicate"])
+    assert rejection.ontology.digest is None and rejection.failed_gates == ("ontology",)
+    assert rejection.violations is not None and rejection.violations[0].file == "controls/a.ttl"
+    assert rejection.golden is None and rejection.failed_cases is None
+
+
+def test_from_dict_refuses_with_the_structural_check_s_words() -> None:
+    bad = replaced(receipt_statement(), ("predicate", "ontology", "snapshot", "path"), 5)
+    with pytest.raises(CheckFailed) as raised:
+        ReceiptPredicate.from_dict(bad["predicate"])
+    assert raised.value.code == 1
+    assert raised.value.message == (
+        "predicate field `ontology.snapshot.path` must be a string, found a number"
+    )
+    assert raised.value.problems == statement_problems(bad)
+    other = replaced(
+        receipt_statement(), ("predicate", "ontology", "snapshot", "path"), "receipts/snapshots/x"
+    )
+    with pytest.raises(
+        CheckFailed, match=re.escape("must be `receipts/snapshots/<its sha256>.json`")
+    ):
+        ReceiptPredicate.from_dict(other["predicate"])
+    with pytest.raises(CheckFailed, match="field `predicate` must be an object, found a list"):
+        RejectionPredicate.from_dict([])
+    with pytest.raises(CheckFailed, match="`failed_gates` is missing"):
+        RejectionPredicate.from_dict(
+            removed(rejection_statement(), ("predicate", "failed_gates"))["predicate"]
+        )
+
+
 # --- the readers ------------------------------------------------------------
 
 KEY = Ed25519PrivateKey.generate()
@@ -429,17 +488,22 @@ def test_only_a_bounded_regular_file_is_read(
 
 
 @pytest.mark.slow
-def test_what_mu_writes_is_well_formed(mu: Mu, signed: Signed) -> None:
+def test_what_mu_writes_is_well_formed(mu: Mu, built: Built) -> None:
     """mu reads back every statement it writes: a receipt and both kinds of rejection."""
-    assert load_receipt(build(mu, signed)).problems == ()
-    golden = signed.root / "golden" / "approvals_vendor.toml"
+    receipt = load_receipt(built.receipt)
+    assert receipt.problems == ()
+    assert receipt.predicate.to_dict() == receipt.statement["predicate"]
+    golden = built.root / "golden" / "approvals_vendor.toml"
     text = golden.read_text(encoding="utf-8")
     golden.write_text(text.replace('outcome = "REJECT"', 'outcome = "APPROVE"', 1), "utf-8")
-    failed_case = mu("build", "--sign-key", str(signed.key), "--format", "json", root=signed.root)
+    failed_case = mu("build", "--sign-key", str(built.key), "--format", "json", root=built.root)
     golden.write_text(text, encoding="utf-8")
-    change_threshold(signed.root, '"approval_over_10k"', '"Bad-Id"')
-    violation = mu("build", "--sign-key", str(signed.key), "--format", "json", root=signed.root)
+    change_threshold(built.root, '"approval_over_10k"', '"Bad-Id"')
+    violation = mu("build", "--sign-key", str(built.key), "--format", "json", root=built.root)
     for run, field in ((failed_case, "failed_cases"), (violation, "violations")):
         assert run.code == 1, run.out + run.err
         rejection = load_receipt(Path(json.loads(run.out)["rejection"]), REJECTION_TYPE)
-        assert rejection.problems == () and field in rejection.predicate, rejection.problems
+        assert rejection.problems == (), rejection.problems
+        # Typed, and typed losslessly: `to_dict` gives back exactly what was signed.
+        assert getattr(rejection.rejection, field) is not None
+        assert rejection.rejection.to_dict() == rejection.statement["predicate"]

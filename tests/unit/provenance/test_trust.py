@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import EXIT_USAGE, InputError
+from generator.errors import ExitCode, InputError
 from generator.provenance.keys import generate_keypair, keyid_of, public_pem
 from generator.provenance.trust import ROLES, TrustedKey, TrustPolicy, add_key, load_trust
 
@@ -179,7 +179,7 @@ def test_malformed_file(tmp_path: Path, document: Any, message: str) -> None:
         load_trust(path)
     assert info.value.message.lower().startswith(f"trust policy `{path}` ")
     assert message in info.value.message.lower()
-    assert info.value.code == EXIT_USAGE
+    assert info.value.code == ExitCode.USAGE
     assert info.value.hint
 
 

@@ -14,13 +14,12 @@ import pytest
 import rdflib
 from rdflib.namespace import RDFS
 
-from generator.build.build import build
 from generator.errors import CheckFailed, InputError
 from generator.layout import Layout
-from generator.provenance.signing import resolve_signer
 from generator.reports.diff import diff_dict, diff_json, diff_markdown, diff_text
 from generator.review.diff import DiffReport, compare, diff, diff_specs
 from generator.review.sides import CompiledSide, compile_side, resolve_side
+from tests.chain import Built
 from tests.conftest import DATA, REPO, copy_repo
 
 MU = rdflib.Namespace("urn:mu:v1#")
@@ -153,6 +152,7 @@ def git_repo(root: Path) -> None:
     git(root, "commit", "-q", "-m", "base")
 
 
+@pytest.mark.slow  # many `git` processes
 def test_diff_between_two_git_refs(tmp_path: Path) -> None:
     root = copy_repo(tmp_path / "repo")
     git_repo(root)
@@ -175,6 +175,7 @@ def test_diff_between_two_git_refs(tmp_path: Path) -> None:
     assert not same.controls and not same.flips and same.blast_count == 0
 
 
+@pytest.mark.slow  # many `git` processes
 def test_a_policy_repository_inside_a_larger_git_repository(tmp_path: Path) -> None:
     root = copy_repo(tmp_path / "mono" / "policy")
     git_repo(tmp_path / "mono")
@@ -187,19 +188,17 @@ def test_a_policy_repository_inside_a_larger_git_repository(tmp_path: Path) -> N
     assert [c.control_id for c in report.controls] == ["approval_over_100k"]
 
 
-def test_diff_between_two_receipts(tmp_path: Path) -> None:
-    root = copy_repo(tmp_path / "repo")
+def test_diff_between_two_receipts(built_two: Built, tmp_path: Path) -> None:
+    # Built by the session (tests/chain.py): the second build relabelled `approval_over_1m`
+    # ("need the CFO" → "need the chief financial officer"), a change that keeps every
+    # decision, as a build must pass its golden gate.
+    root = built_two.root
     layout = Layout(root)
-    signer = resolve_signer(layout, None)
-    first = build(layout, signer)
-    # A build must pass its golden gate, so the change here keeps every decision.
-    replace_in(root, APPROVALS, "need the CFO", "need the chief financial officer")
-    second = build(layout, signer)
-    assert first.receipt and second.receipt and first.receipt != second.receipt
+    first, second = built_two.receipts
     shutil.rmtree(root / "ontology")  # a receipt's snapshot is all a side needs
     work = tmp_path / "work"
-    old = resolve_side(str(first.receipt), layout, work)
-    new = resolve_side(str(second.receipt), layout, work)
+    old = resolve_side(str(first), layout, work)
+    new = resolve_side(str(second), layout, work)
     report = diff(old, new)
     assert (report.old.kind, report.new.kind) == ("receipt", "receipt")
     [change] = report.controls
@@ -429,6 +428,7 @@ def test_fields_and_authority_levels(base: CompiledSide, repo: Path, tmp_path: P
     assert report.blast_count == 0 and not report.controls
 
 
+@pytest.mark.slow  # many `git` processes
 def test_diff_specs_is_the_whole_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_repo(tmp_path / "repo")
     git_repo(root)

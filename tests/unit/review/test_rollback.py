@@ -10,8 +10,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from generator.files import read_tree
-from tests.chain import Signed, build, receipts, three_builds
+from tests.chain import Built, build, receipts
 from tests.conftest import Run
 
 Mu = Callable[..., Run]
@@ -27,22 +29,22 @@ def subjects(receipt: Path) -> dict[str, str]:
     return {s["name"]: s["digest"]["sha256"] for s in recorded}
 
 
-def test_rollback_to_the_first_receipt_reproduces_its_enforcers(mu: Mu, signed: Signed) -> None:
-    first, _second, third = three_builds(mu, signed)
-    assert read_tree(signed.root / "enforcers") != {}
-    run = mu("rollback", "--receipt", str(first), root=signed.root)
+def test_rollback_to_the_first_receipt_reproduces_its_enforcers(mu: Mu, built_three: Built) -> None:
+    first, _second, third = built_three.receipts
+    assert read_tree(built_three.root / "enforcers") != {}
+    run = mu("rollback", "--receipt", str(first), root=built_three.root)
     assert run.code == 0, run.out + run.err
     on_disk = {
         f"enforcers/{path}": hashlib.sha256(data).hexdigest()
-        for path, data in read_tree(signed.root / "enforcers").items()
+        for path, data in read_tree(built_three.root / "enforcers").items()
     }
     assert on_disk == subjects(first)
-    assert not (signed.root / "ontology" / "controls" / "extra.ttl").exists()
+    assert not (built_three.root / "ontology" / "controls" / "extra.ttl").exists()
 
     # The next build records the rollback: a new link back to the first ontology.
-    fourth = build(mu, signed)
+    fourth = build(mu, built_three)
     assert fourth.name.startswith("0004-")
-    log = json.loads(mu("log", "--format", "json", root=signed.root).out)
+    log = json.loads(mu("log", "--format", "json", root=built_three.root).out)
     assert log["verified"] is True
     entries = log["chain"]
     assert entries[3]["ontology_digest"] == entries[0]["ontology_digest"]
@@ -56,43 +58,44 @@ def test_rollback_to_the_first_receipt_reproduces_its_enforcers(mu: Mu, signed: 
 
 
 def test_rollback_to_another_directory_leaves_the_repository_alone(
-    mu: Mu, signed: Signed, tmp_path: Path
+    mu: Mu, built_three: Built, tmp_path: Path
 ) -> None:
-    first, _second, _third = three_builds(mu, signed)
-    before = read_tree(signed.root / "enforcers")
+    first = built_three.receipts[0]
+    before = read_tree(built_three.root / "enforcers")
     out = tmp_path / "rolled-back"
-    run = mu("rollback", "--receipt", str(first), "--output", str(out), root=signed.root)
+    run = mu("rollback", "--receipt", str(first), "--output", str(out), root=built_three.root)
     assert run.code == 0, run.err
-    assert read_tree(signed.root / "enforcers") == before
-    assert (signed.root / "ontology" / "controls" / "extra.ttl").exists()
+    assert read_tree(built_three.root / "enforcers") == before
+    assert (built_three.root / "ontology" / "controls" / "extra.ttl").exists()
     assert {
         f"enforcers/{p}": hashlib.sha256(d).hexdigest() for p, d in read_tree(out).items()
     } == subjects(first)
 
 
-def test_rollback_with_a_tampered_snapshot_is_refused(mu: Mu, signed: Signed) -> None:
-    first = build(mu, signed)
-    (signed.root / "ontology" / "controls" / "approvals.ttl").write_text(
-        (signed.root / "ontology" / "controls" / "approvals.ttl")
+def test_rollback_with_a_tampered_snapshot_is_refused(mu: Mu, built: Built) -> None:
+    first = built.receipt
+    (built.root / "ontology" / "controls" / "approvals.ttl").write_text(
+        (built.root / "ontology" / "controls" / "approvals.ttl")
         .read_text(encoding="utf-8")
         .replace("the CFO", "the chief financial officer"),
         encoding="utf-8",
     )
-    build(mu, signed)
-    before = read_tree(signed.root / "enforcers")
-    assert json.loads(mu("log", "--format", "json", root=signed.root).out)["verified"]
+    build(mu, built)
+    before = read_tree(built.root / "enforcers")
+    assert json.loads(mu("log", "--format", "json", root=built.root).out)["verified"]
     predicate = statement_of(first)["predicate"]
     assert isinstance(predicate, dict)
-    snapshot = signed.root / predicate["ontology"]["snapshot"]["path"]
+    snapshot = built.root / predicate["ontology"]["snapshot"]["path"]
     text = snapshot.read_text(encoding="utf-8")
     snapshot.write_text(text.replace("100000.00", "900000.00", 1), encoding="utf-8")
-    run = mu("rollback", "--receipt", str(first), root=signed.root)
+    run = mu("rollback", "--receipt", str(first), root=built.root)
     assert run.code == 1
     assert "has been altered" in run.err
-    assert read_tree(signed.root / "enforcers") == before
-    assert len(receipts(signed.root)) == 2
+    assert read_tree(built.root / "enforcers") == before
+    assert len(receipts(built.root)) == 2
 
 
+@pytest.mark.slow  # `mu build` runs the determinism gate in a child process
 def test_rollback_of_an_unverifiable_receipt_is_refused(mu: Mu, repo: Path) -> None:
     assert mu("build", root=repo).code == 0  # signed by the untrusted development key
     [receipt] = receipts(repo)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from generator.compile.lower import compile_conditions, lower
 from generator.compile.model import AuthorityLevel, Control, FieldDef, Ontology, TransactionType
-from generator.compile.pipeline import compile_ontology
+from generator.compile.pipeline import Compiled
 from generator.compile.render import render_package
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import GoldenCase, load_suite
@@ -47,9 +47,11 @@ def write_package(files: Mapping[str, bytes], directory: Path) -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ontology, ModuleType]:
+def example(
+    tmp_path_factory: pytest.TempPathFactory, example_compiled: Compiled
+) -> tuple[Ontology, ModuleType]:
     """The shipped ontology as a model, and the enforcers freshly compiled from it."""
-    compiled = compile_ontology(REPO / "ontology")
+    compiled = example_compiled
     module = write_package(compiled.files, tmp_path_factory.mktemp("example") / "enforcers")
     return compiled.ontology, module
 

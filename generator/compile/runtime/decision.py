@@ -1,42 +1,28 @@
-{% include "_header.j2" %}
-"""The enforcer runtime: validation, decisions and the action runner.
+"""The pure half of the enforcer runtime: validation, `Decision` and evaluation.
 
-This module is the same for every ontology; what a policy says lives in
-`schema.py` and in one module per control under `controls/`. It uses only the
-Python standard library, so the package deploys anywhere without mu.
+Deciding reads only the transaction and the constants of the generated schema
+and control modules: no I/O, no clock, no randomness, so a transaction always
+gets the same decision. Delivering the decision's actions, which has side
+effects, is `actions.py`.
 
-Reading guide:
-
-1. `Engine.validate` checks a transaction against the schema and collects every
-   problem before raising `InvalidTransaction`; the result is a `Tx`.
-2. `Engine.evaluate` runs every control that applies to the transaction's type,
-   in control id order, and returns a `Decision`: REJECT if any control
-   rejects, else REVIEW if any asks for review, else APPROVE. Notify and ledger
-   actions follow in `dependsOn` order.
-3. `run_actions` delivers a decision's actions with isolation, bounded retries
-   and a dead-letter record; it never raises and never changes the decision.
-
-The runtime fails closed: whatever cannot be decided raises `InvalidTransaction`
-or `EnforcementError` and never yields APPROVE. Money is `decimal.Decimal`,
-never float.
+This docstring and the imports below are not rendered: `enforcers/runtime.py`
+starts with the docstring of this package and the merged imports of its parts,
+then everything after the imports here, then the body of `actions.py`.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
-import os
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from types import ModuleType
 from typing import Any, Final, Literal, NoReturn
 
-GENERATOR_NAME: Final[str] = {{ generator_name|py }}
-GENERATOR_VERSION: Final[str] = {{ generator_version|py }}
-{% raw %}
+GENERATOR_NAME: Final[str] = "unrendered"  # rendered: generator_name
+GENERATOR_VERSION: Final[str] = "unrendered"  # rendered: generator_version
+
 
 Outcome = Literal["APPROVE", "REJECT", "REVIEW"]
 Effect = Literal["REJECT", "REVIEW"]
@@ -798,112 +784,3 @@ def _join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-# --------------------------------------------------------------------------
-# Running actions
-# --------------------------------------------------------------------------
-
-
-Handler = Callable[[Action, Decision], None]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """An action that could not be delivered: how often it was tried and the last error.
-
-    `attempts` is 0 when there was no handler for the action's kind.
-    """
-
-    action: Action
-    attempts: int
-    error: str
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain JSON-able data."""
-        return {"action": self.action.to_dict(), "attempts": self.attempts, "error": self.error}
-
-
-@dataclass(frozen=True)
-class ActionReport:
-    """What `run_actions` did: delivered actions and dead letters, both in action order.
-
-    `dead_letter_error` says why the dead-letter file could not be written, if
-    it could not; the dead letters are in this report either way.
-    """
-
-    delivered: tuple[Action, ...]
-    dead_letters: tuple[DeadLetter, ...]
-    dead_letter_error: str | None = None
-
-
-def run_actions(
-    decision: Decision,
-    handlers: Mapping[str, Handler],
-    *,
-    max_attempts: int = 3,
-    backoff_seconds: float = 0.0,
-    dead_letter_path: str | os.PathLike[str] | None = None,
-) -> ActionReport:
-    """Deliver the decision's actions, each through `handlers[action.kind]`.
-
-    Each action is tried up to `max_attempts` times (at least once), waiting
-    `backoff_seconds`, doubled after each failure, between attempts. A handler
-    that raises only affects its own action. An action still failing after its
-    last attempt, or without a handler, becomes a dead letter: it is listed in
-    the report and, if `dead_letter_path` is given, appended there as one JSON
-    line. This function never raises (except for `BaseException`s such as
-    KeyboardInterrupt) and never changes the decision.
-    """
-    attempts_allowed = max(1, max_attempts)
-    delivered: list[Action] = []
-    dead: list[DeadLetter] = []
-    for action in decision.actions:
-        handler = handlers.get(action.kind)
-        if handler is None:
-            dead.append(DeadLetter(action, 0, f"no handler for action kind `{action.kind}`"))
-            continue
-        error = ""
-        for attempt in range(1, attempts_allowed + 1):
-            try:
-                handler(action, decision)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                if attempt < attempts_allowed and backoff_seconds > 0:
-                    time.sleep(backoff_seconds * 2 ** (attempt - 1))
-                continue
-            delivered.append(action)
-            break
-        else:
-            dead.append(DeadLetter(action, attempts_allowed, error))
-
-    write_error = None
-    if dead and dead_letter_path is not None:
-        write_error = _append_dead_letters(dead_letter_path, decision, dead)
-    return ActionReport(tuple(delivered), tuple(dead), write_error)
-
-
-def _append_dead_letters(
-    path: str | os.PathLike[str], decision: Decision, dead: Sequence[DeadLetter]
-) -> str | None:
-    """Append one JSON line per dead letter; return an error message instead of raising."""
-    lines = [
-        json.dumps(
-            {
-                "transaction_id": decision.transaction_id,
-                "transaction_type": decision.transaction_type,
-                "outcome": decision.outcome,
-                **letter.to_dict(),
-            },
-            sort_keys=True,
-        )
-        + "\n"
-        for letter in dead
-    ]
-    try:
-        with open(path, "a", encoding="utf-8") as out:
-            out.writelines(lines)
-    except OSError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-{% endraw %}

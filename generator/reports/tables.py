@@ -1,0 +1,200 @@
+"""One renderer table per result type: format name → the exact output.
+
+Each table maps a `--format` name ("text", "json", "markdown", "sarif") to a
+function that renders one result into exactly the bytes a command prints,
+final newline included. `cli.py` picks the entry for the user's format; its
+keys are that command's `--format` choices. A few results need one presentation
+option (verbosity, `--check`, how to name the ontology directory); those
+travel with the result in a small view type defined here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias, TypeVar
+
+from generator.audit.log import Log
+from generator.audit.replay import ReplayResult
+from generator.audit.verify import VerifyReport
+from generator.build.build import BuildResult
+from generator.compile.pipeline import Checked, GenerateResult
+from generator.errors import MuError
+from generator.operate.deploy import DeployResult
+from generator.operate.diagnose import Diagnosis
+from generator.operate.upgrade import UpgradeReport
+from generator.provenance.approvals import Approval
+from generator.provenance.keys import KeyPair
+from generator.provenance.trust import TrustedKey
+from generator.provenance.verify_receipt import ReceiptVerdict
+from generator.reports import audit, common, diff, operate
+from generator.review.diff import DiffReport
+from generator.review.rollback import RollbackResult
+from generator.run.decide import DecideResult
+from generator.run.golden import GoldenReport
+
+T = TypeVar("T")
+Table: TypeAlias = Mapping[str, Callable[[T], str]]
+
+# Errors in these formats go to standard output, so a pipe reads one document;
+# in the others to standard error, apart from the result.
+MACHINE_FORMATS = frozenset({"json", "sarif"})
+# A build always compiles the repository's own ontology, named from the root.
+REPOSITORY_ONTOLOGY = "ontology"
+
+
+def _line(render: Callable[[T], str]) -> Callable[[T], str]:
+    """`render`, followed by a newline (text and JSON end with one; markdown ends itself)."""
+
+    def rendered(value: T) -> str:
+        return render(value) + "\n"
+
+    return rendered
+
+
+def _json(to_dict: Callable[[T], Any]) -> Callable[[T], str]:
+    """A JSON renderer from a function that turns the result into plain data."""
+
+    def rendered(value: T) -> str:
+        return common.to_json(to_dict(value)) + "\n"
+
+    return rendered
+
+
+@dataclass(frozen=True)
+class Validation:
+    """`mu validate`'s result, and how messages name the ontology directory."""
+
+    checked: Checked
+    directory: str
+
+    @property
+    def prefix(self) -> str:
+        """What goes before a violation's file (relative to the ontology directory)."""
+        return f"{self.directory.rstrip('/')}/"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """`mu generate`'s result; with `check_only`, a comparison that wrote nothing."""
+
+    result: GenerateResult
+    check_only: bool
+
+
+@dataclass(frozen=True)
+class GoldenRun:
+    """`mu test`'s report; `verbose` lists passing cases too."""
+
+    report: GoldenReport
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class Diagnosed:
+    """`mu diagnose`'s diagnosis, and the golden case it wrote (if asked to)."""
+
+    diagnosis: Diagnosis
+    case_written: Path | None = None
+
+
+def _validation_text(v: Validation) -> str:
+    return common.validation_text(v.checked.report, v.prefix, common.checked_summary(v.checked))
+
+
+def _build_text(result: BuildResult) -> str:
+    run, parts = result.run, []
+    if run.validation is not None and not run.validation.conforms:
+        parts.append(common.validation_text(run.validation, f"{REPOSITORY_ONTOLOGY}/", ""))
+    if run.golden is not None and not run.golden.ok:
+        parts.append(common.golden_text(run.golden))
+    parts.append(common.gates_text(result))
+    return "\n".join(parts)
+
+
+def _diagnosed_dict(d: Diagnosed) -> dict[str, Any]:
+    data = operate.diagnosis_dict(d.diagnosis)
+    data["golden_case_written"] = str(d.case_written) if d.case_written else None
+    return data
+
+
+def _diagnosed_text(d: Diagnosed) -> str:
+    text = operate.diagnosis_text(d.diagnosis)
+    return f"{text}\ngolden case added to `{d.case_written}`" if d.case_written else text
+
+
+VALIDATION: Table[Validation] = {
+    "text": _line(_validation_text),
+    "json": _line(lambda v: common.validation_json(v.checked.report, v.prefix)),
+    "sarif": _line(lambda v: common.validation_sarif(v.checked.report, v.prefix)),
+}
+GENERATE: Table[Generated] = {
+    "text": _line(lambda g: common.generate_text(g.result, g.check_only)),
+    "json": _line(lambda g: common.generate_json(g.result)),
+}
+GOLDEN: Table[GoldenRun] = {
+    "text": _line(lambda g: common.golden_text(g.report, g.verbose)),
+    "json": _json(lambda g: common.golden_dict(g.report)),
+}
+DECISION: Table[DecideResult] = {
+    "text": _line(lambda r: common.decision_text(r.decision)),
+    "json": _json(lambda r: r.decision),
+}
+BUILD: Table[BuildResult] = {
+    "text": _line(_build_text),
+    "json": _line(common.build_json),
+}
+KEYPAIR: Table[KeyPair] = {"text": _line(common.keypair_text)}
+TRUSTED_KEY: Table[TrustedKey] = {"text": _line(common.trusted_key_text)}
+RECEIPT_VERDICT: Table[ReceiptVerdict] = {
+    "text": _line(audit.verdict_text),
+    "json": _json(audit.verdict_dict),
+}
+REPLAY: Table[ReplayResult] = {
+    "text": _line(audit.replay_text),
+    "json": _json(audit.replay_dict),
+}
+LOG: Table[Log] = {
+    "text": _line(audit.log_text),
+    "json": _json(audit.log_dict),
+    "markdown": audit.log_markdown,
+}
+ROLLBACK: Table[RollbackResult] = {
+    "text": _line(common.rollback_text),
+    "json": _json(common.rollback_dict),
+}
+VERIFY: Table[VerifyReport] = {
+    "text": _line(audit.verify_text),
+    "json": _json(audit.verify_dict),
+    "markdown": audit.verify_markdown,
+}
+UPGRADE: Table[UpgradeReport] = {
+    "text": _line(operate.upgrade_text),
+    "json": _json(operate.upgrade_dict),
+}
+DIAGNOSIS: Table[Diagnosed] = {
+    "text": _line(_diagnosed_text),
+    "json": _json(_diagnosed_dict),
+}
+DEPLOY: Table[DeployResult] = {
+    "text": _line(operate.deploy_text),
+    "json": _json(operate.deploy_dict),
+}
+DIFF: Table[DiffReport] = {
+    "text": _line(diff.diff_text),
+    "json": _line(diff.diff_json),
+    "markdown": diff.diff_markdown,
+}
+APPROVAL: Table[Approval] = {
+    "text": _line(common.approval_text),
+    "json": _json(common.approval_dict),
+}
+# Any `MuError`, in every format a command offers: a machine format as JSON,
+# a human one as text.
+ERROR: Table[MuError] = {
+    "text": _line(common.error_text),
+    "json": _line(common.error_json),
+    "sarif": _line(common.error_json),
+    "markdown": _line(common.error_text),
+}
