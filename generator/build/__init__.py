@@ -1,0 +1,1 @@
+"""`mu build`: the gates, the statements they attest to, and the all-or-nothing write."""
