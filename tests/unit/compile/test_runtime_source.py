@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -242,7 +241,7 @@ def test_a_patched_source_directory_is_what_gets_rendered(
     assert "def _unused() -> None:" not in runtime_source("mu", "0.1.0")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is a dev dependency")
+# ruff is in the `test` extra, so this runs wherever the suite does.
 def test_the_assembled_runtime_is_ruff_clean(rendered: str, tmp_path: Path) -> None:
     from ruff.__main__ import find_ruff_bin
 
