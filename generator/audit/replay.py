@@ -139,5 +139,5 @@ def replay(
     audit = None
     if auditor is not None and all(c.ok for c in comparisons):
         name = f"{receipt.sequence:04d}-{receipt.digest[:12]}.{auditor.keyid[:12]}.json"
-        audit = store(layout.audits, name, auditor.sign(payload))
+        audit = store(layout, layout.audits, name, auditor.sign(payload))
     return ReplayResult(verdict, tuple(comparisons), payload, regenerated, audit)

@@ -142,5 +142,5 @@ def upgrade_check(
     payload = statement(subjects("enforcers", compiled.files), UPGRADE_TYPE, predicate)
     envelope = signer.sign(payload)
     name = f"{sha256_hex(payload)[:12]}.json"
-    path = store(layout.upgrades, name, envelope)
+    path = store(layout, layout.upgrades, name, envelope)
     return dataclasses.replace(report, receipt=path)

@@ -72,7 +72,7 @@ def approve(layout: Layout, signer: Signer) -> Approval:
         subjects("ontology", {s.path: s.data for s in sources}), APPROVAL_TYPE, predicate
     )
     path = store(
-        layout.approvals, f"{digest[:12]}-{signer.keyid[:12]}.json", signer.sign(payload)
+        layout, layout.approvals, f"{digest[:12]}-{signer.keyid[:12]}.json", signer.sign(payload)
     )
     return Approval(path, signer.keyid, "", digest, payload_digest(payload))
 

@@ -21,6 +21,7 @@ from generator.files import write_file_atomic
 from generator.hashing import canonical_json, sha256_hex
 from generator.jsonshape import json_type, preview
 from generator.layout import Layout
+from generator.paths import inside_repository
 from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file
 from generator.provenance.statement import MALFORMED_HINT as MALFORMED_HINT
 from generator.provenance.statement import RECEIPT_TYPE as RECEIPT_TYPE
@@ -285,12 +286,14 @@ def receipt_name(sequence: int, digest: str) -> str:
     return f"{sequence:04d}-{digest[:12]}.json"
 
 
-def store(directory: Path, name: str, envelope: Envelope) -> Path:
+def store(layout: Layout, directory: Path, name: str, envelope: Envelope) -> Path:
     """Write an envelope atomically under `directory/name`; never overwrite another.
 
     Receipts are public evidence: written 0644, like snapshots and the trust policy.
+    A folder of `receipts/` replaced by a symlink to elsewhere is refused, so no
+    evidence is ever written outside the repository it describes.
     """
-    target = directory / name
+    target = inside_repository(layout, directory / name)
     data = envelope.to_json()
     if target.exists():
         if target.read_bytes() == data:
@@ -306,11 +309,11 @@ def store(directory: Path, name: str, envelope: Envelope) -> Path:
 def store_receipt(layout: Layout, envelope: Envelope, sequence: int) -> Path:
     """Store a chain receipt as `receipts/NNNN-<12 hex>.json`."""
     return store(
-        layout.receipts, receipt_name(sequence, payload_digest(envelope.payload)), envelope
+        layout, layout.receipts, receipt_name(sequence, payload_digest(envelope.payload)), envelope
     )
 
 
 def store_rejection(layout: Layout, envelope: Envelope) -> Path:
     """Store a rejection receipt under `receipts/rejected/`."""
     name = f"{payload_digest(envelope.payload)[:12]}.json"
-    return store(layout.rejected, name, envelope)
+    return store(layout, layout.rejected, name, envelope)

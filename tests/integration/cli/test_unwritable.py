@@ -29,3 +29,16 @@ def test_keygen_into_an_unwritable_place(mu: Mu, tmp_path: Path) -> None:
     run = mu("keygen", "--out", str(blocker / "release.pem"), root=tmp_path / "repo")
     assert run.code == 2, run.out + run.err
     assert "blocker" in run.err and "Traceback" not in run.err
+
+
+def test_a_receipts_folder_linked_outside_is_refused(mu: Mu, tmp_path: Path) -> None:
+    root = copy_repo(tmp_path / "repo")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "receipts").mkdir()
+    (root / "receipts" / "approvals").symlink_to(outside)
+    pair = generate_keypair(tmp_path / "keys" / "compliance.pem")
+    run = mu("approve", "--key", str(pair.private_path), root=root)
+    assert run.code == 2, run.out + run.err
+    assert "outside the repository" in run.err
+    assert list(outside.iterdir()) == []

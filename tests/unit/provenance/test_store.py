@@ -57,10 +57,10 @@ def test_a_stored_receipt_and_a_snapshot_are_0644(tmp_path: Path) -> None:
 
 def test_store_is_idempotent_and_never_overwrites(tmp_path: Path) -> None:
     envelope = _envelope()
-    first = store(tmp_path, "a.json", envelope)
-    assert store(tmp_path, "a.json", envelope) == first
+    first = store(Layout(tmp_path), tmp_path, "a.json", envelope)
+    assert store(Layout(tmp_path), tmp_path, "a.json", envelope) == first
     with pytest.raises(InputError, match="already exists with other content"):
-        store(tmp_path, "a.json", _envelope(b'{"x": 2}'))
+        store(Layout(tmp_path), tmp_path, "a.json", _envelope(b'{"x": 2}'))
     assert first.read_bytes() == envelope.to_json()
 
 
