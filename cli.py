@@ -30,14 +30,26 @@ from generator.operate.diagnose import diagnose
 from generator.operate.diagnose import write_case as write_golden_case
 from generator.operate.upgrade import upgrade_check
 from generator.paths import output_file
-from generator.provenance.approvals import approve
+from generator.provenance.approvals import approve, approve_override
 from generator.provenance.keys import generate_keypair, keygen_passphrase
 from generator.provenance.signing import resolve_signer
-from generator.provenance.trust import ROLES, add_key
+from generator.provenance.trustedit import (
+    TrustChange,
+    init_root,
+    list_root,
+    migrate,
+    propose_add,
+    propose_policy,
+    propose_remove,
+    sign_proposal,
+)
+from generator.provenance.trusthistory import load_history
+from generator.provenance.trustroot import ROLES, Role
 from generator.provenance.verify_receipt import verify_receipt
 from generator.reports import tables
 from generator.review.diff import diff_specs
 from generator.review.rollback import rollback
+from generator.review.sides import verify_receipt_sides
 from generator.run.decide import decide, read_transaction
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import load_suite, run_suite, select
@@ -194,24 +206,20 @@ def decide_cmd(ctx: click.Context, transaction: Path, enforcers_dir: Path | None
 @click.option(
     "--sign-key",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Ed25519 private key (PKCS#8 PEM) that signs the receipt; passphrase from "
-    "MU_KEY_PASSPHRASE. Without it, a local development key signs (untrusted).",
-)
-@click.option(
-    "--require-approvals",
-    type=click.IntRange(min=0),
-    default=0,
-    help="Fail unless N keys trusted for `compliance` approved this ontology (`mu approve`).",
+    help="Ed25519 private key (PKCS#8 PEM) of the trust root's `release` role that signs "
+    "the receipt; passphrase from MU_KEY_PASSPHRASE. The root's approvals policy is "
+    "always enforced. Without it: a development build, nothing signed or recorded.",
 )
 @click.option("--format", "fmt", type=_formats(tables.BUILD), default="text")
 @click.pass_context
-def build_cmd(ctx: click.Context, sign_key: Path | None, require_approvals: int, fmt: str) -> None:
-    """Validate → generate → test → determinism check → signed receipt, all or nothing."""
+def build_cmd(ctx: click.Context, sign_key: Path | None, fmt: str) -> None:
+    """Validate → generate → test → determinism check → approvals → signed receipt,
+    all or nothing."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        signer = resolve_signer(layout, sign_key)
-        result = build(layout, signer, required_approvals=require_approvals)
+        signer = resolve_signer(layout, sign_key) if sign_key is not None else None
+        result = build(layout, signer)
         return _show(fmt, tables.BUILD, result, ok=result.ok)
 
     _run(fmt, body)
@@ -243,38 +251,206 @@ def keygen_cmd(ctx: click.Context, out: str, passphrase_env: str | None) -> None
 
 @cli.group("trust")
 def trust_group() -> None:
-    """Manage `receipts/trust.json`: which public keys are trusted, for which role."""
+    """The signed trust root (SPEC §9): identities, keys, roles, thresholds and policy.
+
+    `init` makes version 1; `add`, `remove` and `policy` propose the next
+    version; `sign` signs the proposal, which takes effect once the root
+    quorums of the current version and of the proposal have signed it.
+    """
+
+
+def _trust_change(ctx: click.Context, fmt: str, change: Callable[[Layout], TrustChange]) -> None:
+    layout = _layout(ctx)
+    _run(fmt, lambda: _show(fmt, tables.TRUST_CHANGE, change(layout)))
+
+
+_ROOT_KEY = click.option(
+    "--root-key",
+    "root_keys",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A root private key (repeat for several); each signs version 1.",
+)
+_REPOSITORY = click.option(
+    "--repository", required=True, help="The repository id every statement will name."
+)
+_APPROVALS = click.option(
+    "--approvals",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Distinct compliance identities that must approve each change.",
+)
+_TRUST_FORMAT = click.option(
+    "--format", "fmt", type=_formats(tables.TRUST_CHANGE), default="text"
+)
+
+
+@trust_group.command("init")
+@_ROOT_KEY
+@_REPOSITORY
+@_APPROVALS
+@click.option(
+    "--root-threshold",
+    type=click.IntRange(min=1),
+    help="Root identities that must sign each later version (default: a majority).",
+)
+@_TRUST_FORMAT
+@click.pass_context
+def trust_init_cmd(
+    ctx: click.Context,
+    root_keys: tuple[Path, ...],
+    repository: str,
+    approvals: int,
+    root_threshold: int | None,
+    fmt: str,
+) -> None:
+    """Make version 1 of the trust root, signed by every given root key."""
+    _trust_change(
+        ctx,
+        fmt,
+        lambda layout: init_root(
+            layout, list(root_keys), repository, approvals=approvals, threshold=root_threshold
+        ),
+    )
+
+
+@trust_group.command("migrate")
+@_ROOT_KEY
+@_REPOSITORY
+@_APPROVALS
+@_TRUST_FORMAT
+@click.pass_context
+def trust_migrate_cmd(
+    ctx: click.Context, root_keys: tuple[Path, ...], repository: str, approvals: int, fmt: str
+) -> None:
+    """Turn the unsigned `receipts/trust.json` of an older mu into version 1."""
+    _trust_change(
+        ctx, fmt, lambda layout: migrate(layout, list(root_keys), repository, approvals=approvals)
+    )
 
 
 @trust_group.command("add")
 @click.argument("public_key", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--role", required=True, type=click.Choice(list(ROLES)))
-@click.option("--name", help="A name for the key holder (default: the file's stem).")
+@click.option(
+    "--identity",
+    "--name",
+    "identity",
+    help="The person or service holding the key (default: the file's stem).",
+)
+@_TRUST_FORMAT
 @click.pass_context
-def trust_add_cmd(ctx: click.Context, public_key: Path, role: str, name: str | None) -> None:
-    """Trust PUBLIC_KEY for ROLE (release, compliance, auditor)."""
+def trust_add_cmd(
+    ctx: click.Context, public_key: Path, role: Role, identity: str | None, fmt: str
+) -> None:
+    """Propose a version in which PUBLIC_KEY holds ROLE."""
+    _trust_change(ctx, fmt, lambda layout: propose_add(layout, public_key, role, identity))
+
+
+@trust_group.command("remove")
+@click.argument("keyid")
+@_TRUST_FORMAT
+@click.pass_context
+def trust_remove_cmd(ctx: click.Context, keyid: str, fmt: str) -> None:
+    """Propose a version without the key KEYID (or a unique prefix of 8+ hex digits)."""
+    _trust_change(ctx, fmt, lambda layout: propose_remove(layout, keyid))
+
+
+def _thresholds(values: tuple[str, ...]) -> dict[Role, int]:
+    out: dict[Role, int] = {}
+    for value in values:
+        role, _, number = value.partition("=")
+        match = next((r for r in ROLES if r == role), None)
+        if match is None or not number.isdigit() or int(number) < 1:
+            raise InputError(
+                f"`--threshold {value}` is not ROLE=N",
+                hint="for example `--threshold root=2`; roles: " + ", ".join(ROLES),
+            )
+        out[match] = int(number)
+    return out
+
+
+@trust_group.command("policy")
+@click.option("--approvals", type=click.IntRange(min=1), help="Approvals each change needs.")
+@click.option("--threshold", "thresholds", multiple=True, help="ROLE=N (repeatable).")
+@_TRUST_FORMAT
+@click.pass_context
+def trust_policy_cmd(
+    ctx: click.Context, approvals: int | None, thresholds: tuple[str, ...], fmt: str
+) -> None:
+    """Propose a version with another approvals policy or role thresholds."""
+    _trust_change(
+        ctx, fmt, lambda layout: propose_policy(layout, approvals, _thresholds(thresholds))
+    )
+
+
+@trust_group.command("sign")
+@click.option("--key", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_TRUST_FORMAT
+@click.pass_context
+def trust_sign_cmd(ctx: click.Context, key: Path, fmt: str) -> None:
+    """Sign the proposed version with a root KEY; it takes effect at the root thresholds."""
+    _trust_change(ctx, fmt, lambda layout: sign_proposal(layout, key))
+
+
+@trust_group.command("list")
+@click.option("--trust-root", help="Verify from this pinned version (sha256 or file).")
+@click.option("--format", "fmt", type=_formats(tables.TRUST_LIST), default="text")
+@click.pass_context
+def trust_list_cmd(ctx: click.Context, trust_root: str | None, fmt: str) -> None:
+    """Identities, keys, roles, thresholds and policy of the verified trust root."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        key = add_key(layout.trust_file, public_key, role, name)
-        return _show("text", tables.TRUSTED_KEY, key)
+        listing = list_root(layout, trust_root)
+        _warn(listing.history.warning if trust_root is None else None)
+        return _show(fmt, tables.TRUST_LIST, listing)
 
-    _run("text", body)
+    _run(fmt, body)
+
+
+def _warn(warning: str | None) -> None:
+    """A loud line on standard error (never mixed into a machine-readable result)."""
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
+# `--trust-root` and `--public-key` of every command that checks signed statements.
+_PIN = click.option(
+    "--trust-root",
+    "trust_root",
+    metavar="FILE_OR_SHA256",
+    help="Verify from this pinned trust-root version (its sha256, or a copy of its file); "
+    "without it mu trusts the repository's own root, and says so.",
+)
+_NARROW = click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also require a signature by this key (it never makes a key trusted).",
+)
 
 
 @cli.command("verify-receipt")
 @click.argument("receipt", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@_NARROW
+@_PIN
 @click.option("--format", "fmt", type=_formats(tables.RECEIPT_VERDICT), default="text")
 @click.pass_context
 def verify_receipt_cmd(
-    ctx: click.Context, receipt: Path, public_key: Path | None, fmt: str
+    ctx: click.Context, receipt: Path, public_key: Path | None, trust_root: str | None, fmt: str
 ) -> None:
-    """Check a receipt's envelope, signature, trust, statement and chain link."""
+    """Check a statement of any kind (receipt, rejection, approval, override, audit, upgrade,
+    trust root) against its own role: envelope, statement, repository, signature, trust,
+    and for a receipt its chain link and approvals."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        verdict = verify_receipt(layout, receipt, public_key_path=public_key)
+        verdict = verify_receipt(
+            layout, receipt, public_key_path=public_key, trust_root=trust_root
+        )
+        _warn(verdict.warning)
         return _show(fmt, tables.RECEIPT_VERDICT, verdict, ok=verdict.ok)
 
     _run(fmt, body)
@@ -282,12 +458,13 @@ def verify_receipt_cmd(
 
 @cli.command("replay")
 @click.option("--receipt", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@_NARROW
+@_PIN
 @click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--sign-key",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Sign the auditor's statement with this key (role `auditor`).",
+    help="Sign an audit statement (`urn:mu:v1#Audit`) with this key (role `auditor`).",
 )
 @click.option(
     "--statement-out",
@@ -299,6 +476,7 @@ def replay_cmd(
     ctx: click.Context,
     receipt: Path,
     public_key: Path | None,
+    trust_root: str | None,
     deployed: Path | None,
     sign_key: Path | None,
     statement_out: str | None,
@@ -313,8 +491,14 @@ def replay_cmd(
             out = output_file(layout, statement_out, what="the auditor's statement")
         auditor = resolve_signer(layout, sign_key) if sign_key else None
         result = replay(
-            layout, receipt, public_key_path=public_key, deployed=deployed, auditor=auditor
+            layout,
+            receipt,
+            public_key_path=public_key,
+            trust_root=trust_root,
+            deployed=deployed,
+            auditor=auditor,
         )
+        _warn(result.warning)
         if result.ok and out is not None:
             write_file_atomic(out, result.payload)
         return _show(fmt, tables.REPLAY, result, ok=result.ok)
@@ -323,15 +507,18 @@ def replay_cmd(
 
 
 @cli.command("log")
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@_NARROW
+@_PIN
 @click.option("--format", "fmt", type=_formats(tables.LOG), default="text")
 @click.pass_context
-def log_cmd(ctx: click.Context, public_key: Path | None, fmt: str) -> None:
-    """The receipt chain, oldest first: who changed what, each link verified."""
+def log_cmd(ctx: click.Context, public_key: Path | None, trust_root: str | None, fmt: str) -> None:
+    """Every signed statement in order — receipts, rejections, approvals, overrides,
+    upgrades, audits, trust-root versions: who signed, when, what changed, each verified."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        log = read_log(layout, public_key_path=public_key)
+        log = read_log(layout, public_key_path=public_key, trust_root=trust_root)
+        _warn(log.warning)
         return _show(fmt, tables.LOG, log, ok=log.ok)
 
     _run(fmt, body)
@@ -343,17 +530,26 @@ def log_cmd(ctx: click.Context, public_key: Path | None, fmt: str) -> None:
     "--output",
     help="Write A here instead of enforcers/ (ontology/ and golden/ are then left alone).",
 )
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@_NARROW
+@_PIN
 @click.option("--format", "fmt", type=_formats(tables.ROLLBACK), default="text")
 @click.pass_context
 def rollback_cmd(
-    ctx: click.Context, receipt: Path, output: str | None, public_key: Path | None, fmt: str
+    ctx: click.Context,
+    receipt: Path,
+    output: str | None,
+    public_key: Path | None,
+    trust_root: str | None,
+    fmt: str,
 ) -> None:
     """Regenerate A exactly as RECEIPT recorded it, proven by digests, atomically."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        result = rollback(layout, receipt, output=output, public_key_path=public_key)
+        result = rollback(
+            layout, receipt, output=output, public_key_path=public_key, trust_root=trust_root
+        )
+        _warn(result.warning)
         return _show(fmt, tables.ROLLBACK, result)
 
     _run(fmt, body)
@@ -361,17 +557,26 @@ def rollback_cmd(
 
 @cli.command("verify")
 @click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@_NARROW
+@_PIN
 @click.option("--format", "fmt", type=_formats(tables.VERIFY), default="text")
 @click.pass_context
 def verify_cmd(
-    ctx: click.Context, deployed: Path | None, public_key: Path | None, fmt: str
+    ctx: click.Context,
+    deployed: Path | None,
+    public_key: Path | None,
+    trust_root: str | None,
+    fmt: str,
 ) -> None:
-    """Quarterly: chain, O ⊨ Σ, fresh A vs committed and deployed A; explains every drift."""
+    """Quarterly: chain, trust and approvals, O ⊨ Σ, fresh A vs committed and deployed A;
+    explains every drift."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        report = quarterly_verify(layout, deployed=deployed, public_key_path=public_key)
+        report = quarterly_verify(
+            layout, deployed=deployed, public_key_path=public_key, trust_root=trust_root
+        )
+        _warn(report.warning)
         return _show(fmt, tables.VERIFY, report, ok=report.ok)
 
     _run(fmt, body)
@@ -379,7 +584,12 @@ def verify_cmd(
 
 @cli.command("upgrade-check")
 @click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign an upgrade receipt with this key of the trust root's `release` role "
+    "(without it: a report only, nothing written).",
+)
 @click.option("--format", "fmt", type=_formats(tables.UPGRADE), default="text")
 @click.pass_context
 def upgrade_check_cmd(
@@ -389,7 +599,7 @@ def upgrade_check_cmd(
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        signer = resolve_signer(layout, sign_key)
+        signer = resolve_signer(layout, sign_key) if sign_key is not None else None
         report = upgrade_check(layout, deployed=deployed, signer=signer)
         return _show(fmt, tables.UPGRADE, report, ok=report.equivalent)
 
@@ -401,7 +611,8 @@ def upgrade_check_cmd(
 @click.option("--transaction", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--observed", required=True, help="What production decided (APPROVE, ...).")
 @click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@_NARROW
+@_PIN
 @click.option("--write-case", is_flag=True, help="Add the transaction to golden/diagnosed.toml.")
 @click.option("--case-id", help="Id of the golden case written (default: diagnosed_<tx id>).")
 @click.option("--format", "fmt", type=_formats(tables.DIAGNOSIS), default="text")
@@ -413,6 +624,7 @@ def diagnose_cmd(
     observed: str,
     deployed: Path | None,
     public_key: Path | None,
+    trust_root: str | None,
     write_case: bool,
     case_id: str | None,
     fmt: str,
@@ -424,8 +636,15 @@ def diagnose_cmd(
     def body() -> ExitCode:
         tx = read_transaction(transaction)
         diagnosis = diagnose(
-            layout, receipt, tx, observed, deployed=deployed, public_key_path=public_key
+            layout,
+            receipt,
+            tx,
+            observed,
+            deployed=deployed,
+            public_key_path=public_key,
+            trust_root=trust_root,
         )
+        _warn(diagnosis.warning)
         written = None
         if write_case:
             default = f"diagnosed_{tx.get('id', 'case') if isinstance(tx, dict) else 'case'}"
@@ -439,7 +658,8 @@ def diagnose_cmd(
 @click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--target", required=True, type=click.Path(path_type=Path))
 @click.option("--switch-back", is_flag=True, help="Switch TARGET back to its previous release.")
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path))
+@_NARROW
+@_PIN
 @click.option("--format", "fmt", type=_formats(tables.DEPLOY), default="text")
 @click.pass_context
 def deploy_cmd(
@@ -448,14 +668,18 @@ def deploy_cmd(
     target: Path,
     switch_back: bool,
     public_key: Path | None,
+    trust_root: str | None,
     fmt: str,
 ) -> None:
-    """Verified, health-checked, atomic switch of a deployed A."""
+    """Verified, health-checked, atomic switch of a deployed A (the target keeps the trust
+    root it was first deployed under; later deploys verify from it)."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
         if switch_back:
-            result = rollback_deploy(layout, target, public_key_path=public_key)
+            result = rollback_deploy(
+                layout, target, public_key_path=public_key, trust_root=trust_root
+            )
         elif receipt is None:
             raise InputError(
                 "`mu deploy` needs `--receipt` (or `--switch-back`)",
@@ -463,7 +687,10 @@ def deploy_cmd(
                 "to return TARGET to its previous release",
             )
         else:
-            result = deploy(layout, receipt, target, public_key_path=public_key)
+            result = deploy(
+                layout, receipt, target, public_key_path=public_key, trust_root=trust_root
+            )
+        _warn(result.trust_warning)
         return _show(fmt, tables.DEPLOY, result)
 
     _run(fmt, body)
@@ -477,16 +704,23 @@ def deploy_cmd(
     type=float,
     help="Fail (exit 1) when changed control modules exceed this share (0..1) of all.",
 )
+@_PIN
 @click.option("--format", "fmt", type=_formats(tables.DIFF), default="text")
 @click.pass_context
 def diff_cmd(
-    ctx: click.Context, old: str, new: str, max_blast_radius: float | None, fmt: str
+    ctx: click.Context,
+    old: str,
+    new: str,
+    max_blast_radius: float | None,
+    trust_root: str | None,
+    fmt: str,
 ) -> None:
     """What changes from OLD to NEW (git refs, ontology dirs or receipts): per control,
     per enforcer module, per golden decision, and the blast radius."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
+        _warn(verify_receipt_sides(layout, (old, new), trust_root=trust_root))
         report = diff_specs(old, new, layout, max_blast_radius=max_blast_radius)
         return _show(fmt, tables.DIFF, report, ok=report.ok)
 
@@ -494,15 +728,34 @@ def diff_cmd(
 
 
 @cli.command("approve")
-@click.option("--key", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A private key of the trust root's `compliance` role.",
+)
+@click.option(
+    "--override",
+    "rejection",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Override this rejection receipt (receipts/rejected/…) instead: the quorum's "
+    "overrides let the next build of exactly that ontology proceed.",
+)
 @click.option("--format", "fmt", type=_formats(tables.APPROVAL), default="text")
 @click.pass_context
-def approve_cmd(ctx: click.Context, key: Path, fmt: str) -> None:
-    """Sign a compliance approval of the current ontology (its semantic digest)."""
+def approve_cmd(ctx: click.Context, key: Path, rejection: Path | None, fmt: str) -> None:
+    """Sign a compliance approval of the current ontology (its semantic digest), or with
+    `--override` a compliance override of a rejection."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        return _show(fmt, tables.APPROVAL, approve(layout, resolve_signer(layout, key)))
+        signer = resolve_signer(layout, key)
+        history = load_history(layout)
+        if rejection is None:
+            approval = approve(layout, signer, history)
+        else:
+            approval = approve_override(layout, signer, history, rejection)
+        return _show(fmt, tables.APPROVAL, tables.Approved(approval, history.newest, rejection))
 
     _run(fmt, body)
 

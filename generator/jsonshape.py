@@ -143,6 +143,33 @@ class Text(Leaf):
 
 
 @dataclass(frozen=True)
+class Boolean(Leaf):
+    """`true` or `false`."""
+
+    def reason(self, value: object) -> str | None:
+        """Only a JSON boolean."""
+        if not isinstance(value, bool):
+            return f"must be a boolean, found {json_type(value)}"
+        return None
+
+
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z")
+
+
+@dataclass(frozen=True)
+class Timestamp(Leaf):
+    """A UTC time as mu records it: `YYYY-MM-DDTHH:MM:SSZ`."""
+
+    def reason(self, value: object) -> str | None:
+        """A string of exactly that form."""
+        if not isinstance(value, str):
+            return f"must be a string, found {json_type(value)}"
+        if not _TIMESTAMP.fullmatch(value):
+            return f"must be a UTC time `YYYY-MM-DDTHH:MM:SSZ`, found `{preview(value)}`"
+        return None
+
+
+@dataclass(frozen=True)
 class Hex64(Leaf):
     """A sha256 digest as mu writes it: 64 lowercase hex digits."""
 

@@ -65,8 +65,18 @@ class Layout:
 
     @property
     def trust_file(self) -> Path:
-        """The trust policy: which public keys may sign, in which role."""
+        """The newest version of the signed trust root (a copy of `trust/<N>.json`)."""
         return self.receipts / "trust.json"
+
+    @property
+    def trust_dir(self) -> Path:
+        """Every signed version of the trust root: `receipts/trust/<N>.json`."""
+        return self.receipts / "trust"
+
+    @property
+    def trust_proposal(self) -> Path:
+        """The next version of the trust root while it collects signatures."""
+        return self.trust_dir / "proposed.json"
 
     @property
     def enforcers(self) -> Path:

@@ -17,12 +17,12 @@ a link from an innocent-looking place into `.git` is refused too.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 from generator.errors import InputError
+from generator.jsonread import loads_strict
 from generator.layout import Layout
 
 # The repository's own data and history: mu never writes there on request.
@@ -56,7 +56,8 @@ def is_generated(directory: Path) -> bool:
     if manifest.is_symlink() or not manifest.is_file():
         return False
     try:
-        data = json.loads(manifest.read_bytes())
+        # Strict: a manifest with a repeated key (`DuplicateKey`) was not written by mu.
+        data = loads_strict(manifest.read_bytes())
     except (OSError, ValueError, RecursionError):
         return False
     generator = data.get("generator") if isinstance(data, dict) else None

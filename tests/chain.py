@@ -25,13 +25,23 @@ from tests.conftest import REPO, Run, copy_repo, run_mu
 Mu = Callable[..., Run]
 
 
+REPOSITORY_ID = "acme/payments-policy"
+
+
 @dataclass(frozen=True)
 class Signed:
-    """A policy repository with a trusted release key outside it."""
+    """A policy repository with a signed trust root; every key lives outside it.
+
+    `root_key` is the root identity `root`; `key`/`pub` the release key of
+    `release-bot`; `compliance` the keys of `alice` and `bob`. The policy asks
+    one compliance approval per change.
+    """
 
     root: Path
     key: Path
     pub: Path
+    root_key: Path
+    compliance: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,16 @@ class Built(Signed):
         return self.receipts[-1]
 
 
+def approve(mu: Mu, s: Signed, *keys: Path) -> None:
+    """Compliance approves today's ontology (with alice's key unless others are given)."""
+    for key in keys or s.compliance[:1]:
+        run = mu("approve", "--key", str(key), root=s.root)
+        assert run.code == 0, run.out + run.err
+
+
 def build(mu: Mu, s: Signed) -> Path:
+    """Approve (alice), then `mu build` with the release key; the new receipt."""
+    approve(mu, s)
     run = mu("build", "--sign-key", str(s.key), "--format", "json", root=s.root)
     assert run.code == 0, run.out + run.err
     return Path(json.loads(run.out)["receipt"])
@@ -105,20 +124,42 @@ def three_builds(mu: Mu, s: Signed) -> list[Path]:
     return paths
 
 
+def ok(run: Run) -> Run:
+    assert run.code == 0, run.out + run.err
+    return run
+
+
 def new_signed(base: Path, mu: Mu) -> Signed:
-    """`base/repo`: the shipped example; `base/keys/release.pem`: a release key trusted there."""
+    """`base/repo`: the shipped example with trust root version 2 (root, release-bot,
+    alice and bob); `base/keys/`: their private keys."""
     root = copy_repo(base / "repo")
-    key = base / "keys" / "release.pem"
-    key.parent.mkdir()
-    assert mu("keygen", "--out", str(key), root=root).code == 0
-    pub = Path(f"{key}.pub")
-    assert mu("trust", "add", str(pub), "--role", "release", root=root).code == 0
-    return Signed(root, key, pub)
+    keys = base / "keys"
+    keys.mkdir()
+    for name in ("root", "release", "alice", "bob"):
+        ok(mu("keygen", "--out", str(keys / f"{name}.pem"), root=root))
+    ok(mu("trust", "init", "--root-key", str(keys / "root.pem"), "--repository",
+          REPOSITORY_ID, root=root))
+    for name, role, identity in (
+        ("release", "release", "release-bot"),
+        ("alice", "compliance", "alice"),
+        ("bob", "compliance", "bob"),
+    ):
+        ok(mu("trust", "add", str(keys / f"{name}.pem.pub"), "--role", role,
+              "--identity", identity, root=root))
+    ok(mu("trust", "sign", "--key", str(keys / "root.pem"), root=root))
+    return _signed_at(base)
 
 
 def _signed_at(base: Path) -> Built:
-    root, key = base / "repo", base / "keys" / "release.pem"
-    return Built(root, key, Path(f"{key}.pub"), tuple(receipts(root)))
+    root, keys = base / "repo", base / "keys"
+    return Built(
+        root,
+        keys / "release.pem",
+        keys / "release.pem.pub",
+        keys / "root.pem",
+        (keys / "alice.pem", keys / "bob.pem"),
+        tuple(receipts(root)),
+    )
 
 
 @contextmanager
@@ -186,10 +227,10 @@ def chain_templates(tmp_path_factory: pytest.TempPathFactory) -> ChainTemplates:
 
 @pytest.fixture
 def signed(tmp_path: Path, chain_templates: ChainTemplates) -> Signed:
-    """A scratch repository (tmp_path/repo) with a release key outside it
-    (tmp_path/keys/release.pem) trusted in trust.json; no receipt yet."""
+    """A scratch repository (tmp_path/repo) with a signed trust root and its keys
+    outside it (tmp_path/keys/: root, release, alice, bob); no receipt yet."""
     made = chain_templates.copy(0, tmp_path)
-    return Signed(made.root, made.key, made.pub)
+    return Signed(made.root, made.key, made.pub, made.root_key, made.compliance)
 
 
 @pytest.fixture

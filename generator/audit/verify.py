@@ -9,9 +9,11 @@ Causes of a generated file's drift, decided from digests rather than guessed:
 - `generator change`: same ontology, but this generator's source digest differs;
 - `deleted file` / `extra file`: a file recorded or produced is missing, or one
   nobody produced is present.
-The chain's drifts are named by the receipt check that failed (`signature`, ...)
-or `gap`; the ontology's by `violation` or `unrecorded`; the suite's by
-`failing case` or `unreadable suite`.
+The chain's drifts are named by the receipt check that failed (`signature`,
+`trust`, `repository`, `approvals` — a re-check of its approval evidence —, ...)
+or `gap`, every receipt checked against the trust root verified from the pin;
+the ontology's by `violation` or `unrecorded`; the suite's by `failing case` or
+`unreadable suite`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from generator.hashing import sha256_hex
 from generator.layout import Layout
 from generator.provenance.identity import this_generator
 from generator.provenance.receipt import StoredReceipt
-from generator.provenance.verify_receipt import RECEIPT_CHECKS, ReceiptCheck, verify_chain
+from generator.provenance.verify_receipt import STATEMENT_CHECKS, StatementCheck, verify_chain
 
 DriftArea = Literal["chain", "ontology", "enforcers", "deployed", "golden"]
 PackageArea = Literal["enforcers", "deployed"]
@@ -45,7 +47,7 @@ FileCause = Literal[
     "extra file",
 ]
 # The chain's drifts: a failed check of a receipt, or a gap in the sequence.
-ChainCause = ReceiptCheck | Literal["gap"]
+ChainCause = StatementCheck | Literal["gap"]
 DriftCause = FileCause | ChainCause | Literal["violation", "failing case", "unreadable suite"]
 
 
@@ -76,6 +78,7 @@ class VerifyReport:
 
     summary: tuple[str, ...]
     drifts: tuple[Drift, ...]
+    warning: str | None = None  # the trust history's: nothing pinned the trust root
 
     @property
     def ok(self) -> bool:
@@ -118,7 +121,7 @@ def _why_fresh_differs(newest: StoredReceipt | None, compiled: Compiled) -> tupl
 
 def _chain_cause(check: str) -> ChainCause:
     """A failed receipt check names the chain's drift."""
-    return next((c for c in RECEIPT_CHECKS if c == check), "chain")
+    return next((c for c in STATEMENT_CHECKS if c == check), "chain")
 
 
 def compare_package(
@@ -171,13 +174,24 @@ def compare_package(
 
 
 def quarterly_verify(
-    layout: Layout, *, deployed: Path | None = None, public_key_path: Path | None = None
+    layout: Layout,
+    *,
+    deployed: Path | None = None,
+    public_key_path: Path | None = None,
+    trust_root: str | None = None,
 ) -> VerifyReport:
-    """Chain and signatures, O ⊨ Σ, ontology vs newest receipt, fresh A vs committed
-    and deployed A, golden cases on the fresh A — every difference explained."""
+    """Chain, signatures, trust and approvals (from the pinned trust root), O ⊨ Σ,
+    ontology vs newest receipt, fresh A vs committed and deployed A, golden cases on
+    the fresh A — every difference explained.
+
+    Raises `NoTrustRoot`, or `CheckFailed` when the trust root does not verify from
+    the pin: nothing else can be vouched for then.
+    """
     summary: list[str] = []
     drifts: list[Drift] = []
-    chain_report = verify_chain(layout, public_key_path=public_key_path)
+    chain_report = verify_chain(layout, public_key_path=public_key_path, trust_root=trust_root)
+    history = chain_report.history
+    warning = chain_report.warning
     # A malformed receipt is reported below as a chain drift; only well-formed
     # ones (typed fields) explain the other drifts.
     chain = [v.receipt for v in chain_report.verdicts if v.receipt.is_receipt]
@@ -189,6 +203,13 @@ def quarterly_verify(
     drifts += [Drift("chain", "receipts/", "gap", gap) for gap in chain_report.gaps]
     count = len(chain_report.verdicts)
     summary.append(f"chain: {count} receipts, {'verified' if chain_report.ok else 'FAILED'}")
+    if history is not None:
+        start = history.first
+        summary.append(
+            f"trust root: `{history.repository}` versions {start.version}–"
+            f"{history.newest.version}, verified from "
+            + (f"the pin (sha256 {start.digest[:12]}…)" if history.pinned else "its own version 1")
+        )
     try:
         compiled = compile_ontology(layout.ontology)
     except ValidationFailed as exc:
@@ -197,7 +218,7 @@ def quarterly_verify(
                 Drift("ontology", v.file or v.focus, "violation", f"{v.shape}: {v.message}")
             )
         summary.append(f"ontology: {len(exc.report.violations)} violation(s)")
-        return VerifyReport(tuple(summary), tuple(drifts))
+        return VerifyReport(tuple(summary), tuple(drifts), warning)
     summary.append("ontology: O ⊨ Σ")
     newest = chain[-1] if chain else None
     if newest is None:
@@ -238,4 +259,4 @@ def quarterly_verify(
                     )
                 )
         summary.append(f"golden: {golden.passed}/{golden.total} cases pass on the fresh A")
-    return VerifyReport(tuple(summary), tuple(drifts))
+    return VerifyReport(tuple(summary), tuple(drifts), warning)

@@ -1,16 +1,26 @@
 """From a gate run to signed statements: build receipts and rejection receipts.
 
-`receipt_predicate` and `receipt_payload` are shared by `mu build` and
+`receipt_predicate` and `receipt_statement` are shared by `mu build` and
 `mu replay`: an auditor's replay recomputes exactly these bytes from the
 snapshot and compares them. Each predicate is a typed value
 (`generator.provenance.statement`) signed as canonical JSON of its `to_dict()`.
+
+What the trust root's policy decided (`generator.build.policy`) comes in as
+values: the claims the statement is made under, the approvals and override
+it counted, and the policy gates. A build passes what it just decided; a
+replay passes what the receipt recorded (and gates rebuilt from a re-check),
+so both compute the same bytes. Only each gate's status is signed, never its
+detail text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from generator.build.gates import GateRun
 from generator.compile.pipeline import Compiled
 from generator.hashing import tree_digest
+from generator.provenance.claims import MadeUnder
 from generator.provenance.identity import GeneratorId
 from generator.provenance.receipt import (
     RECEIPT_TYPE,
@@ -22,17 +32,18 @@ from generator.provenance.receipt import (
 )
 from generator.provenance.snapshot import SnapshotRef
 from generator.provenance.statement import (
-    ApprovalRef,
     ApprovalsRecord,
     AttemptedOntology,
     BuiltOntology,
     ControlRecord,
     FailedCase,
     GoldenSummary,
+    OverrideRecord,
     ReceiptPredicate,
     RejectionPredicate,
     ViolationRecord,
 )
+from generator.provenance.verdict import Check, Status
 from generator.run.golden import GoldenReport
 
 
@@ -50,14 +61,36 @@ def built_ontology(compiled: Compiled, snapshot: SnapshotRef) -> BuiltOntology:
     )
 
 
+def gate_statuses(run: GateRun, policy_gates: Sequence[Check] = ()) -> dict[str, Status]:
+    """Every gate's status: the run's (ontology, golden, determinism) and the policy's
+    (approvals, override). A name is never recorded twice."""
+    statuses: dict[str, Status] = {}
+    for gate in (*run.gates, *policy_gates):
+        if gate.name in statuses:
+            raise ValueError(f"gate `{gate.name}` given twice")
+        statuses[gate.name] = gate.status
+    return statuses
+
+
 def receipt_predicate(
     run: GateRun,
     generator: GeneratorId,
     snapshot: SnapshotRef,
     parent: StoredReceipt | None,
     sequence: int,
+    *,
+    made: MadeUnder | None,
+    approvals: ApprovalsRecord | None,
+    override: OverrideRecord | None,
+    policy_gates: Sequence[Check],
 ) -> ReceiptPredicate:
-    """The predicate of a passing build: a pure function of its inputs."""
+    """The predicate of a passing build: a pure function of its inputs.
+
+    `made` (repository, trust-root version, `signedAt` claim), `approvals` and
+    `override` are recorded as given; `policy_gates` join the run's gates by
+    status. None for `made` or `approvals` only reproduces a receipt made
+    before trust roots.
+    """
     assert run.compiled is not None and run.golden is not None
     compiled = run.compiled
     controls = {c.control_id: c.digest for c in compiled.ir.controls}
@@ -66,7 +99,7 @@ def receipt_predicate(
         generator=generator,
         ontology=built_ontology(compiled, snapshot),
         golden=golden_summary(run.golden),
-        gates={g.name: g.status for g in run.gates},
+        gates=gate_statuses(run, policy_gates),
         controls={
             c.control_id: ControlRecord(c.digest, f"enforcers/{c.module_path}")
             for c in compiled.ir.controls
@@ -74,12 +107,9 @@ def receipt_predicate(
         enforcers_sha256=tree_digest(compiled.files),
         parent=parent.digest if parent is not None else None,
         change=change_since(parent, controls),
-        approvals=ApprovalsRecord(
-            run.required_approvals,
-            tuple(ApprovalRef(a.keyid, a.statement_digest) for a in run.approvals),
-        )
-        if run.required_approvals > 0
-        else None,
+        approvals=approvals,
+        override=override,
+        made=made,
     )
 
 
@@ -89,21 +119,17 @@ def receipt_statement(run: GateRun, predicate: ReceiptPredicate) -> bytes:
     return statement(subjects("enforcers", run.compiled.files), RECEIPT_TYPE, predicate.to_dict())
 
 
-def receipt_payload(
+def rejection_predicate(
     run: GateRun,
     generator: GeneratorId,
-    snapshot: SnapshotRef,
     parent: StoredReceipt | None,
-    sequence: int,
-) -> bytes:
-    """The canonical statement of a passing build: a pure function of its inputs."""
-    return receipt_statement(run, receipt_predicate(run, generator, snapshot, parent, sequence))
-
-
-def rejection_predicate(
-    run: GateRun, generator: GeneratorId, parent: StoredReceipt | None
+    *,
+    made: MadeUnder,
+    policy_gates: Sequence[Check] = (),
+    overridable: bool,
 ) -> RejectionPredicate:
-    """The predicate of a failed build: what was attempted and why it failed."""
+    """The predicate of a failed build: what was attempted, why it failed, and that the
+    line stops until compliance overrides it (`overridable`: whether an override can)."""
     violations = None
     if run.validation is not None and not run.validation.conforms:
         violations = tuple(
@@ -118,23 +144,34 @@ def rejection_predicate(
             for r in run.golden.results
             if not r.passed
         )
+    gates = gate_statuses(run, policy_gates)
     return RejectionPredicate(
         generator=generator,
-        ontology=AttemptedOntology(
-            run.compiled.semantic_digest if run.compiled else None,
-            {s.path: s.sha256 for s in run.sources},
-        ),
-        gates={g.name: g.status for g in run.gates},
-        failed_gates=tuple(g.name for g in run.gates if not g.ok),
+        ontology=AttemptedOntology(run.digest, {s.path: s.sha256 for s in run.sources}),
+        gates=gates,
+        failed_gates=tuple(name for name, status in gates.items() if status != "PASS"),
         context=parent.digest if parent is not None else None,
         violations=violations,
         golden=golden,
         failed_cases=failed_cases,
+        override_required=True,
+        overridable=overridable,
+        made=made,
     )
 
 
-def rejection_payload(run: GateRun, generator: GeneratorId, parent: StoredReceipt | None) -> bytes:
+def rejection_payload(
+    run: GateRun,
+    generator: GeneratorId,
+    parent: StoredReceipt | None,
+    *,
+    made: MadeUnder,
+    policy_gates: Sequence[Check] = (),
+    overridable: bool,
+) -> bytes:
     """The canonical statement of a failed build: what was attempted and why it failed."""
-    predicate = rejection_predicate(run, generator, parent)
+    predicate = rejection_predicate(
+        run, generator, parent, made=made, policy_gates=policy_gates, overridable=overridable
+    )
     attempted = {s.path: s.data for s in run.sources}
     return statement(subjects("ontology", attempted), REJECTION_TYPE, predicate.to_dict())

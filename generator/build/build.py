@@ -1,10 +1,18 @@
 """`mu build`: every gate, then — all or nothing — A, the snapshot and a signed receipt.
 
-When every gate passes: the snapshot is stored (content-addressed, harmless
-if it already exists), `enforcers/` is swapped in atomically, and the receipt
-is written last, so a receipt never names files that are not on disk. When a
-gate fails, nothing is generated and a signed rejection receipt records why.
-A build whose result the newest receipt already records writes no new link.
+A trusted build (`--sign-key`) first checks that the key holds the `release`
+role of the newest trust-root version (else nothing runs), then runs the
+gates, the override path and the root's approvals policy
+(`generator.build.policy`). When every gate passes: the snapshot is stored
+(content-addressed, harmless if it already exists), `enforcers/` is staged,
+the receipt is made durable, and only then is `enforcers/` swapped in, so a
+receipt never names files that are not on disk. When a gate fails, nothing
+is generated and a signed rejection receipt records why. A build whose result
+the newest receipt already records writes no new link.
+
+A development build (no key) runs every gate but approvals and writes
+`enforcers/` on success, but signs nothing and writes nothing under
+`receipts/`: the development key never signs evidence.
 """
 
 from __future__ import annotations
@@ -16,10 +24,12 @@ from pathlib import Path
 
 from generator.build.attest import receipt_predicate, receipt_statement, rejection_payload
 from generator.build.gates import GateRun, run_gates
+from generator.build.policy import Policy, apply_override, enforce, overridable, release_signer
 from generator.errors import InputError
 from generator.files import StagedTree
 from generator.layout import Layout
 from generator.paths import inside_repository
+from generator.provenance.approvals import made_under
 from generator.provenance.identity import GeneratorId, this_generator
 from generator.provenance.receipt import (
     StoredReceipt,
@@ -28,27 +38,50 @@ from generator.provenance.receipt import (
     store_receipt,
     store_rejection,
 )
-from generator.provenance.signing import Signer
+from generator.provenance.signing import Authorised, Signer
 from generator.provenance.snapshot import collect, write_snapshot
 from generator.provenance.statement import ReceiptPredicate
+from generator.provenance.verdict import Check
 
 
 @dataclass(frozen=True)
 class BuildResult:
-    """What a build did: its gates, and which receipt records it."""
+    """What a build did: its gates, and which receipt (or rejection) records it.
+
+    `release` is None for a development build: nothing was signed.
+    """
 
     run: GateRun
+    policy: Policy | None  # None: a development build, no policy gate ran
     written: bool
     receipt: Path | None
     receipt_digest: str | None
     already_recorded: bool
     rejection: Path | None
-    signer: Signer
+    release: Authorised | None
+    overridable: bool = False  # the rejection can be lifted by `mu approve --override`
+
+    @property
+    def gates(self) -> tuple[Check, ...]:
+        """Every gate in the order it matters: ontology, the policy's, golden, determinism."""
+        policy = self.policy.gates if self.policy is not None else ()
+        first, rest = self.run.gates[:1], self.run.gates[1:]
+        return (*first, *policy, *rest)
 
     @property
     def ok(self) -> bool:
         """True when every gate passed."""
-        return self.run.ok
+        return all(g.ok for g in self.gates)
+
+    @property
+    def development(self) -> bool:
+        """True for a development build: nothing signed, nothing recorded."""
+        return self.release is None
+
+    @property
+    def signer(self) -> Signer | None:
+        """The key that signed the receipt or rejection (None: a development build)."""
+        return self.release.signer if self.release is not None else None
 
 
 def _same_content(payload: bytes, predicate: ReceiptPredicate, recorded: StoredReceipt) -> bool:
@@ -70,14 +103,24 @@ def _store(write: Callable[[], Path], what: str) -> Path:
         ) from exc
 
 
+def development_build(layout: Layout) -> BuildResult:
+    """Every gate but approvals; `enforcers/` written when they pass; nothing signed."""
+    run = run_gates(layout)
+    if run.ok:
+        assert run.compiled is not None
+        with StagedTree(layout.enforcers, run.compiled.files) as staged:
+            staged.commit()
+    return BuildResult(run, None, run.ok, None, None, False, None, None)
+
+
 def build(
-    layout: Layout,
-    signer: Signer,
-    generator: GeneratorId | None = None,
-    *,
-    required_approvals: int = 0,
+    layout: Layout, signer: Signer | None, generator: GeneratorId | None = None
 ) -> BuildResult:
     """Run every gate; on success write A, the snapshot and the next receipt of the chain.
+
+    `signer` None is a development build (`development_build`). Otherwise the
+    key must hold `release` in the newest trust-root version (`CheckFailed`, or
+    `NoTrustRoot`, before any gate runs), and the root's policy is enforced.
 
     All or nothing, in an order that never leaves `enforcers/` newer than the
     chain: A is staged (written and fsynced, not yet visible), the snapshot and
@@ -86,24 +129,43 @@ def build(
     and the swap leaves the receipt ahead, and the next build (same content)
     swaps A in without a new link.
     """
+    if signer is None:
+        return development_build(layout)
+    release = release_signer(layout, signer)
     generator = generator or this_generator()
     parent = newest(layout.receipts)
-    run = run_gates(layout, required_approvals=required_approvals)
+    run, waiver = apply_override(layout, release, run_gates(layout), generator)
+    policy = enforce(layout, release, run, generator, waiver)
     inside_repository(layout, layout.receipts)
-    if not run.ok:
-        envelope = signer.sign(rejection_payload(run, generator, parent))
+    made = made_under(release.root)
+    if not (run.ok and policy.ok):
+        lifts = overridable(run)
+        payload = rejection_payload(
+            run, generator, parent, made=made, policy_gates=policy.gates, overridable=lifts
+        )
+        envelope = signer.sign(payload)
         path = _store(lambda: store_rejection(layout, envelope), "the rejection receipt")
-        return BuildResult(run, False, None, None, False, path, signer)
+        return BuildResult(run, policy, False, None, None, False, path, release, lifts)
 
     assert run.compiled is not None
     with StagedTree(layout.enforcers, run.compiled.files) as staged:
         snapshot = write_snapshot(layout, collect(layout))
         sequence = parent.sequence + 1 if parent else 1
-        predicate = receipt_predicate(run, generator, snapshot, parent, sequence)
+        predicate = receipt_predicate(
+            run,
+            generator,
+            snapshot,
+            parent,
+            sequence,
+            made=made,
+            approvals=policy.approvals,
+            override=policy.override,
+            policy_gates=policy.gates,
+        )
         payload = receipt_statement(run, predicate)
         if parent is not None and _same_content(payload, predicate, parent):
             staged.commit()
-            return BuildResult(run, True, parent.path, parent.digest, True, None, signer)
+            return BuildResult(run, policy, True, parent.path, parent.digest, True, None, release)
         envelope = signer.sign(payload)
         path = _store(lambda: store_receipt(layout, envelope, sequence), "the receipt")
         try:
@@ -112,4 +174,4 @@ def build(
             # The receipt must not name an A that never went live.
             path.unlink(missing_ok=True)
             raise
-    return BuildResult(run, True, path, payload_digest(payload), False, None, signer)
+    return BuildResult(run, policy, True, path, payload_digest(payload), False, None, release)

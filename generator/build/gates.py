@@ -1,7 +1,10 @@
 """The gates of a build — ontology, golden, determinism — run without writing.
 
 `mu build` runs them before it writes anything; `mu replay` runs them on a
-snapshot to recompute a receipt. Nothing here touches the repository.
+snapshot to recompute a receipt. Nothing here touches the repository, and
+nothing here knows the trust root's policy: the approvals and override gates
+of a trusted build are `generator.build.policy`'s. `waived` (the violations a
+verified override names) is the only way policy reaches these gates.
 """
 
 from __future__ import annotations
@@ -9,16 +12,17 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from generator.child import child_env, module_command
 from generator.compile.load import SourceFile
 from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
-from generator.compile.validate import ValidationReport
+from generator.compile.validate import ValidationReport, ViolationKey
 from generator.files import compare_trees, read_tree, write_tree_atomic
 from generator.layout import Layout
-from generator.provenance.approvals import Approval, valid_approvals
 from generator.provenance.verdict import Check
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import GoldenReport, load_suite, run_suite
@@ -38,13 +42,19 @@ class GateRun:
     validation: ValidationReport | None
     compiled: Compiled | None
     golden: GoldenReport | None
-    required_approvals: int = 0
-    approvals: tuple[Approval, ...] = ()
+    # The semantic digest of the ontology attempted (None when it could not be read).
+    digest: str | None = None
+    waived: frozenset[ViolationKey] = frozenset()  # what the run was asked to let through
 
     @property
     def ok(self) -> bool:
         """True when every gate passed."""
         return all(g.ok for g in self.gates)
+
+    @property
+    def ontology_failed(self) -> bool:
+        """True when O ⊭ Σ (or a condition does not compile): nothing was compiled."""
+        return self.compiled is None and self.validation is not None
 
 
 def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
@@ -57,11 +67,14 @@ def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
 
 
 def _second_compile(
-    ontology_dir: Path, out: Path, scratch: str
+    ontology_dir: Path, out: Path, scratch: str, waived: frozenset[ViolationKey]
 ) -> subprocess.CompletedProcess[str]:
-    """Compile again in an isolated child of this installation (`generator.child`)."""
+    """Compile again in an isolated child of this installation (`generator.child`),
+    waiving the same violations as the first compile."""
+    keys = json.dumps([[k.shape, k.focus] for k in sorted(waived)])
+    command = module_command("generator.compile.regen", ontology_dir, out, keys)
     return subprocess.run(
-        module_command("generator.compile.regen", ontology_dir, out),
+        command,
         env=child_env({"PYTHONHASHSEED": DETERMINISM_SEED}),
         cwd=scratch,
         capture_output=True,
@@ -71,12 +84,14 @@ def _second_compile(
     )
 
 
-def determinism_check(ontology_dir: Path, expected: Compiled) -> Check:
+def determinism_check(
+    ontology_dir: Path, expected: Compiled, waived: frozenset[ViolationKey] = frozenset()
+) -> Check:
     """Recompile in a fresh process under another hash seed; compare every byte."""
     with tempfile.TemporaryDirectory(prefix="mu-regen-") as scratch:
         out = Path(scratch) / "enforcers"
         try:
-            proc = _second_compile(ontology_dir, out, scratch)
+            proc = _second_compile(ontology_dir, out, scratch, waived)
         except subprocess.TimeoutExpired:
             return Check("determinism", "FAIL", "the second compile did not finish in time")
         if proc.returncode != 0:
@@ -96,46 +111,47 @@ def determinism_check(ontology_dir: Path, expected: Compiled) -> Check:
     )
 
 
-def approvals_gate(
-    repo: Layout, compiled: Compiled, required: int
-) -> tuple[Check, tuple[Approval, ...]]:
-    """At least `required` distinct compliance keys approved exactly this ontology."""
-    approvals = valid_approvals(repo, compiled.semantic_digest)
-    names = ", ".join(a.name for a in approvals) or "none"
-    detail = f"{len(approvals)}/{required} compliance approvals of this ontology ({names})"
-    return Check.of("approvals", len(approvals) >= required, detail), approvals
+class ShapeAtFocus(Protocol):
+    """A violation key: `compile.validate.ViolationKey`, or an override's `kinds.ViolationKey`."""
+
+    @property
+    def shape(self) -> str: ...
+
+    @property
+    def focus(self) -> str: ...
 
 
-def run_gates(
-    layout: Layout, *, required_approvals: int = 0, approvals_from: Layout | None = None
-) -> GateRun:
-    """Validate, (check approvals,) compile, test and re-check determinism; write nothing.
+def run_gates(layout: Layout, *, waived: Iterable[ShapeAtFocus] = frozenset()) -> GateRun:
+    """Validate, compile, test and re-check determinism; write nothing.
 
-    Approvals are read from `approvals_from` (default: `layout`), because a
-    replay runs the gates on an extracted snapshot but the approvals live in
-    the repository's `receipts/approvals/`.
+    `waived` names violations of the organisation's shapes that a verified
+    override lets through (`generator.build.policy`, or a replay from what the
+    receipt's override statements name); the ontology gate then passes with
+    the waived violations still in `validation`.
     """
+    keys = frozenset(ViolationKey(k.shape, k.focus) for k in waived)
     try:
-        compiled = compile_ontology(layout.ontology)
+        compiled = compile_ontology(layout.ontology, waived=keys)
     except ValidationFailed as exc:
         count = len(exc.report.violations)
         gate = Check("ontology", "FAIL", f"{count} violation(s)")
-        return GateRun((gate,), exc.sources, exc.report, None, None, required_approvals)
-    gates = [Check("ontology", "PASS", f"O ⊨ Σ ({len(compiled.ontology.controls)} controls)")]
-    approvals: tuple[Approval, ...] = ()
-    if required_approvals > 0:
-        gate, approvals = approvals_gate(approvals_from or layout, compiled, required_approvals)
-        gates.append(gate)
+        return GateRun((gate,), exc.sources, exc.report, None, None, exc.digest, keys)
+    controls = len(compiled.ontology.controls)
+    detail = f"O ⊨ Σ ({controls} controls)"
+    if compiled.waived:
+        detail = f"O ⊨ Σ but for {len(compiled.waived)} waived violation(s) ({controls} controls)"
+    gates = [Check("ontology", "PASS", detail)]
     golden = run_golden(compiled.files, layout.golden)
     detail = f"{golden.passed}/{golden.total} cases, coverage {golden.coverage_percent:.0f}%"
     gates.append(Check.of("golden", golden.ok, detail))
-    gates.append(determinism_check(layout.ontology, compiled))
+    gates.append(determinism_check(layout.ontology, compiled, keys))
     return GateRun(
         tuple(gates),
         compiled.sources,
         compiled.checked.report,
         compiled,
         golden,
-        required_approvals,
-        approvals,
+        compiled.semantic_digest,
+        keys,
     )
+

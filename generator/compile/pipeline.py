@@ -4,7 +4,8 @@
 
 Each `Stage` turns a `Unit` into the next by filling in one field. The
 checking stages collect every problem (SHACL results and condition failures);
-the line stops at ‖ unless O ⊨ Σ, so nothing is rendered from a bad ontology.
+the line stops at ‖ unless O ⊨ Σ, so nothing is rendered from a bad ontology
+(`compile_ontology` lets through only org-shape violations an override waives).
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from generator.compile.load import LoadedOntology, SourceFile, load_ontology
 from generator.compile.lower import CompiledConditions, compile_conditions, lower
 from generator.compile.model import Ontology
 from generator.compile.render import render_package
-from generator.compile.validate import Namer, ValidationReport, Violation, shacl_validate, sort_key
+from generator.compile.validate import (
+    Namer,
+    ValidationReport,
+    Violation,
+    ViolationKey,
+    shacl_validate,
+    sort_key,
+)
 from generator.errors import CheckFailed, Location, MuError, Problem
 from generator.files import TreeDiff, compare_trees, read_tree, write_tree_atomic
 from generator.layout import Layout
@@ -45,13 +53,18 @@ class Checked:
 
 @dataclass(frozen=True)
 class Compiled:
-    """A compiled ontology: its model, IR, rendered files and digests."""
+    """A compiled ontology: its model, IR, rendered files and digests.
+
+    `waived` lists the violations an override let through (sorted as in
+    reports); `checked.report` still holds every result, the waived ones too.
+    """
 
     checked: Checked
     ontology: Ontology
     ir: PackageIR
     files: dict[str, bytes]
     semantic_digest: str
+    waived: tuple[Violation, ...] = ()
 
     @property
     def sources(self) -> tuple[SourceFile, ...]:
@@ -65,7 +78,9 @@ class ValidationFailed(CheckFailed):
     `directory` is the ontology directory as messages name it (the path the
     user gave, or `ontology` relative to the repository root), so each
     problem's location is a file the user can open. The report and sources
-    stay attached for callers that record them (the build's rejection receipt).
+    stay attached for callers that record them (the build's rejection receipt),
+    with `digest`, the attempted ontology's semantic digest (None when unknown),
+    which an override binds.
     """
 
     def __init__(
@@ -75,6 +90,7 @@ class ValidationFailed(CheckFailed):
         *,
         directory: str,
         hint: str,
+        digest: str | None = None,
     ) -> None:
         count = len(report.violations)
         super().__init__(
@@ -85,6 +101,7 @@ class ValidationFailed(CheckFailed):
         self.report = report
         self.sources = sources
         self.directory = directory
+        self.digest = digest
 
 
 def _violation_problem(v: Violation, directory: str) -> Problem:
@@ -115,6 +132,7 @@ def _condition_violations(
                 ),
                 severity="Violation",
                 file=namer.file_of(node),
+                core=True,  # the compiler cannot compile it: never waivable
             )
         )
     return out
@@ -241,27 +259,56 @@ def validate_directory(ontology_dir: Path) -> Checked:
     return _checked(run_stages(CHECK_STAGES, Unit(ontology_dir)))
 
 
-def compile_ontology(ontology_dir: Path, *, shown: str | None = None) -> Compiled:
+def waivable(v: Violation, waived: frozenset[ViolationKey]) -> bool:
+    """`v` is named by `waived` and may be let through: it is not a core-shape violation
+    nor a condition that does not compile (both marked `core`), which no override waives."""
+    return not v.core and ViolationKey.of(v) in waived
+
+
+def compile_ontology(
+    ontology_dir: Path,
+    *,
+    shown: str | None = None,
+    waived: frozenset[ViolationKey] = frozenset(),
+) -> Compiled:
     """Every stage up to rendered files; raises `ValidationFailed` unless O ⊨ Σ.
 
     `shown` names `ontology_dir` in messages (default: the path as given).
+    `waived` (from a verified override) names violations of the organisation's
+    shapes that do not stop the line; every other violation still does, and so
+    do a core-shape violation and a condition that does not compile, whatever
+    `waived` says. A key of `waived` that matches nothing is ignored: callers
+    decide whether that matters. `ValidationFailed.digest` is the attempted
+    ontology's semantic digest, the one an override binds.
     """
     unit = run_stages(CHECK_STAGES, Unit(ontology_dir))
-    checked = _checked(unit)
-    if not unit.conforms or checked.ontology is None:
+    loaded, report = _need(unit.loaded, "loaded"), _need(unit.report, "report")
+    blocking = [v for v in report.violations if not waivable(v, waived)]
+    ontology, conditions = unit.ontology, unit.conditions
+    compiled_all = conditions is not None and not conditions.failures
+    if blocking or ontology is None or not compiled_all:
+        hint = "fix every violation listed, then run `mu validate` again"
+        if waived:
+            hint = (
+                "fix every violation listed that the override does not name (a core-shape "
+                "violation or a condition that does not compile is never overridden)"
+            )
         raise ValidationFailed(
-            checked.report,
-            checked.loaded.sources,
+            report,
+            loaded.sources,
             directory=shown or ontology_dir.as_posix(),
-            hint="fix every violation listed, then run `mu validate` again",
+            hint=hint,
+            digest=semantic_digest(loaded.sources),
         )
+    checked = Checked(loaded, report, ontology, conditions)
     unit = run_stages(EMIT_STAGES, unit)
     return Compiled(
         checked=checked,
-        ontology=checked.ontology,
+        ontology=ontology,
         ir=_need(unit.ir, "ir"),
         files=_need(unit.files, "files"),
         semantic_digest=_need(unit.digest, "digest"),
+        waived=tuple(v for v in report.violations if waivable(v, waived)),
     )
 
 

@@ -48,6 +48,22 @@ class Violation:
     severity: str  # "Violation" | "Warning" | "Info"
     file: str | None
     value: str | None = None
+    # A check the generator owns (a core shape of the mu: vocabulary, or a
+    # condition that does not compile): never waivable by an override.
+    core: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class ViolationKey:
+    """What an override names of a violation: its shape and its focus node, as reported."""
+
+    shape: str
+    focus: str
+
+    @classmethod
+    def of(cls, v: Violation) -> ViolationKey:
+        """The key of `v`."""
+        return cls(shape=v.shape, focus=v.focus)
 
 
 @dataclass(frozen=True)
@@ -152,7 +168,9 @@ def _one(
     return values[0] if values else None
 
 
-def _results(report: rdflib.Graph, namer: Namer) -> Iterable[Violation]:
+def _results(
+    report: rdflib.Graph, namer: Namer, core: frozenset[rdflib.term.Node]
+) -> Iterable[Violation]:
     for result in report.subjects(RDF.type, SH.ValidationResult):
         focus = _one(report, result, SH.focusNode)
         shape = _one(report, result, SH.sourceShape)
@@ -171,12 +189,13 @@ def _results(report: rdflib.Graph, namer: Namer) -> Iterable[Violation]:
             severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
             file=namer.file_of(focus),
             value=namer.term(value) if value is not None else None,
+            core=shape is not None and shape in core,
         )
 
 
-def sort_key(v: Violation) -> tuple[str, str, str, str, str, str]:
+def sort_key(v: Violation) -> tuple[str, str, str, str, str, str, bool]:
     """The order in which violations are reported: by file, focus, path, shape."""
-    return (v.file or "", v.focus, v.path or "", v.shape, v.message, v.value or "")
+    return (v.file or "", v.focus, v.path or "", v.shape, v.message, v.value or "", v.core)
 
 
 def _shown(loaded: LoadedOntology, rel: str) -> str:
@@ -217,8 +236,11 @@ def refuse_unsafe_shapes(loaded: LoadedOntology) -> None:
         )
 
 
-def _run_pyshacl(loaded: LoadedOntology) -> rdflib.Graph:
+def _run_pyshacl(loaded: LoadedOntology) -> tuple[rdflib.Graph, frozenset[rdflib.term.Node]]:
+    """The report graph, and every node of the core shapes (the subjects of that graph,
+    blank-node property shapes included, as they appear in the report's sh:sourceShape)."""
     shapes = core_shapes_graph()
+    core = frozenset(shapes.subjects())
     shapes += loaded.org_shapes
     try:
         _conforms, report, _text = pyshacl.validate(
@@ -253,7 +275,7 @@ def _run_pyshacl(loaded: LoadedOntology) -> rdflib.Graph:
             hint="check the SPARQL in `ontology/shapes/`: pySHACL refuses e.g. `VALUES`, "
             "`MINUS` or a nested `SELECT *` in a sh:sparql constraint",
         )
-    return report
+    return report, core
 
 
 def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
@@ -268,7 +290,7 @@ def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
     try:
         with time_limit(seconds), offline():
             refuse_unsafe_shapes(loaded)
-            report = _run_pyshacl(loaded)
+            report, core = _run_pyshacl(loaded)
     except DeadlineExceeded:
         raise InputError(
             f"validation of {subject} did not finish within {seconds:g} s",
@@ -281,4 +303,4 @@ def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
             hint="a shape's SPARQL or another part of the shapes asks for remote data; remove it",
         ) from None
     namer = Namer(loaded)
-    return ValidationReport(tuple(sorted(set(_results(report, namer)), key=sort_key)))
+    return ValidationReport(tuple(sorted(set(_results(report, namer, core)), key=sort_key)))

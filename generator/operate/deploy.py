@@ -1,7 +1,12 @@
 """`mu deploy`: a verified, health-checked, atomic switch of a deployed A (SPEC §7).
 
-Nothing goes live unless the receipt verifies, every byte matches what it
-signed, and a fresh process passed its golden suite. This module decides what
+Nothing goes live unless the receipt verifies under the trust root — a link of
+this repository's chain, signed by its release quorum, its approvals re-checked;
+`--public-key` only narrows, it never makes a key trusted — every byte matches
+what it signed, and a fresh process passed its golden suite. The target
+remembers the trust root it was first deployed under, and later deploys verify
+from that pin. Deploying a link older than the chain's newest succeeds with a
+warning, kept in the record. This module decides what
 goes live: it verifies the receipt, obtains its A (from `enforcers/` or
 regenerated from the receipt's snapshot), stages it and health-checks it.
 Where releases live beside TARGET, the one-rename switch of the TARGET symlink
@@ -23,6 +28,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from generator.build.gates import run_gates
 from generator.errors import CheckFailed, InputError, Problem
@@ -36,6 +42,7 @@ from generator.operate.releases import Entry as Entry
 from generator.operate.releases import (
     locked,
     make_entry,
+    recorded_pin,
     running_entry,
     running_release,
     same_path,
@@ -49,10 +56,10 @@ from generator.operate.releases import release_name as release_name
 from generator.operate.releases import releases_dir as releases_dir
 from generator.paths import deploy_target
 from generator.provenance.identity import this_generator
-from generator.provenance.pinned import check_generator_pin, snapshot_ref
-from generator.provenance.receipt import StoredReceipt, read_chain
+from generator.provenance.pinned import check_generator_pin, receipt_waiver, snapshot_ref
+from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
 from generator.provenance.snapshot import extract, read_snapshot
-from generator.provenance.verify_receipt import verify_receipt
+from generator.provenance.verify_receipt import StatementVerdict, Verifier
 
 SUBJECT_PREFIX = "enforcers/"
 # A release made from a receipt: `<NNNN>-<12 hex>`, as `releases.release_name` gives.
@@ -82,6 +89,10 @@ class DeployResult:
     regenerated: bool  # A came from the receipt's snapshot, not `enforcers/`
     adopted: Path | None  # where a plain directory found at TARGET was moved
     record: Path
+    warnings: tuple[str, ...] = ()  # an older link of the chain went live
+    trust_root: dict[str, Any] | None = None  # the pin the target keeps
+    signed_by: tuple[str, ...] = ()  # the release identities that signed the receipt
+    trust_warning: str | None = None  # the history's: nothing pinned the trust root
 
 
 def _is_control(rel: str) -> bool:
@@ -121,7 +132,7 @@ def _obtain(
     if not _mismatches(expected, files):
         return files, False
     check_generator_pin(receipt, this_generator())
-    run = run_gates(snapshot)
+    run = run_gates(snapshot, waived=receipt_waiver(layout, receipt))
     if not run.ok or run.compiled is None:
         failed = ", ".join(g.name for g in run.gates if not g.ok)
         raise CheckFailed(
@@ -178,6 +189,21 @@ def _stage(
     )
 
 
+@dataclass(frozen=True)
+class Trusted:
+    """A receipt that verified for a deploy: its verdict, the pin the target keeps, and
+    what the deploy warns about."""
+
+    verdict: StatementVerdict
+    pin: dict[str, Any]
+    warnings: tuple[str, ...]
+
+    @property
+    def receipt(self) -> StoredReceipt:
+        """The verified receipt."""
+        return self.verdict.receipt
+
+
 def _result(
     action: Action,
     target: Path,
@@ -185,6 +211,7 @@ def _result(
     previous: Entry | None,
     old: Mapping[str, bytes],
     new: Mapping[str, bytes],
+    trusted: Trusted,
     *,
     changed: bool = True,
     health: HealthReport | None = None,
@@ -212,7 +239,71 @@ def _result(
         regenerated=regenerated,
         adopted=adopted,
         record=record_path(target),
+        warnings=trusted.warnings,
+        trust_root=trusted.pin,
+        signed_by=trusted.verdict.signers,
+        trust_warning=trusted.verdict.warning,
     )
+
+
+def _verifier(
+    layout: Layout,
+    target: Path,
+    record: Mapping[str, Any] | None,
+    trust_root: str | None,
+    public_key_path: Path | None,
+) -> Verifier:
+    """The trust root to verify from: `--trust-root` when given, else the one the target
+    was first deployed under (its record's pin), else — the first deploy — the
+    repository's own, said loudly. A pinned target also refuses a `--trust-root` that
+    does not reach its pin: the repository's root was replaced."""
+    pinned = recorded_pin(record)
+    if pinned is not None:
+        try:
+            by_record = Verifier(
+                layout, trust_root=pinned["digest"], public_key_path=public_key_path
+            )
+        except CheckFailed as exc:
+            raise CheckFailed(
+                f"`{target}` was first deployed under trust root version {pinned['version']} "
+                f"(sha256 {pinned['digest'][:12]}…), which this repository's trust root no "
+                f"longer reaches: {exc.message}",
+                hint="a replaced trust root never deploys to an existing target; if compliance "
+                f"replaced it, have them confirm the new one and move `{record_path(target)}` "
+                "aside, so the next deploy pins it afresh",
+                problems=exc.problems,
+            ) from exc
+        if trust_root is None:
+            return by_record
+    return Verifier(layout, trust_root=trust_root, public_key_path=public_key_path)
+
+
+def _trusted(
+    verifier: Verifier,
+    verdict: StatementVerdict,
+    receipt_path: Path,
+    record: Mapping[str, Any] | None,
+) -> Trusted:
+    """The receipt, once every check of `mu verify-receipt` passed; else refuse."""
+    if not verdict.ok:
+        failed = ", ".join(c.name for c in verdict.failures)
+        raise CheckFailed(
+            f"receipt `{receipt_path}` does not verify: {failed} failed",
+            hint="`mu verify-receipt` explains each check; nothing was deployed",
+            problems=[Problem(c.name, c.detail) for c in verdict.failures],
+        )
+    receipt = verdict.receipt
+    links = [r for r in verifier.chain if r.is_receipt]
+    head = max(links, key=lambda r: r.sequence) if links else None
+    warnings: tuple[str, ...] = ()
+    if head is not None and receipt.sequence < head.sequence:
+        warnings = (
+            f"`{receipt.path.name}` is receipt {receipt.sequence}, older than the newest link "
+            f"of the chain (`{head.path.name}`, receipt {head.sequence}): this deploys an "
+            "older policy",
+        )
+    pin = recorded_pin(record) or verifier.history.first.ref()
+    return Trusted(verdict, pin, warnings)
 
 
 def deploy(
@@ -221,6 +312,7 @@ def deploy(
     target: Path,
     *,
     public_key_path: Path | None = None,
+    trust_root: str | None = None,
     now: Callable[[], str] | None = None,
 ) -> DeployResult:
     """Verify the receipt, stage its A beside TARGET, health-check it, switch atomically.
@@ -229,7 +321,11 @@ def deploy(
     Deploying the receipt already running changes nothing and succeeds.
     """
     target = deploy_target(layout, target)
-    receipt = _verified(layout, receipt_path, public_key_path)
+    pinned_by = read_record(target)
+    verifier = _verifier(layout, target, pinned_by, trust_root, public_key_path)
+    verdict = verifier.path(receipt_path, RECEIPT_TYPE)
+    trusted = _trusted(verifier, verdict, receipt_path, pinned_by)
+    receipt = trusted.receipt
     expected = _expected(receipt)
     release = releases_dir(target) / release_name(receipt)
     with locked(target):
@@ -245,7 +341,7 @@ def deploy(
             kept = (record or {}).get("previous")
             kept = kept if isinstance(kept, dict) else None
             entry = make_entry(running, receipt, old)
-            return _result("deploy", target, entry, kept, old, old, changed=False)
+            return _result("deploy", target, entry, kept, old, old, trusted, changed=False)
         adopt_to = None
         if running is not None and not target.is_symlink():
             adopt_to = releases_dir(target) / f"adopted-{tree_digest(old)[:12]}"
@@ -261,7 +357,15 @@ def deploy(
         previous = running_entry(record, running, old, adopt_to)
         entry = make_entry(release, receipt, files)
         switch(target, release, adopt_to)
-        write_record(target, "deploy", entry, previous, (now or utc_now)())
+        write_record(
+            target,
+            "deploy",
+            entry,
+            previous,
+            (now or utc_now)(),
+            trust_root=trusted.pin,
+            warnings=trusted.warnings,
+        )
     return _result(
         "deploy",
         target,
@@ -269,26 +373,14 @@ def deploy(
         previous,
         old,
         files,
+        trusted,
         health=health,
         regenerated=regenerated,
         adopted=adopt_to,
     )
 
 
-def _verified(layout: Layout, receipt_path: Path, public_key_path: Path | None) -> StoredReceipt:
-    """The receipt, once every check of `mu verify-receipt` passed; else refuse."""
-    verdict = verify_receipt(layout, receipt_path, public_key_path=public_key_path)
-    if not verdict.ok:
-        failed = ", ".join(c.name for c in verdict.failures)
-        raise CheckFailed(
-            f"receipt `{receipt_path}` does not verify: {failed} failed",
-            hint="`mu verify-receipt` explains each check; nothing was deployed",
-            problems=[Problem(c.name, c.detail) for c in verdict.failures],
-        )
-    return verdict.receipt
-
-
-def _previous_release(layout: Layout, target: Path, back: object) -> tuple[Path, StoredReceipt]:
+def _previous_release(verifier: Verifier, target: Path, back: object) -> tuple[Path, StoredReceipt]:
     """The previous release of the record, found by name under `TARGET.releases/` only.
 
     The record is a file beside TARGET that anyone with write access could edit,
@@ -309,7 +401,7 @@ def _previous_release(layout: Layout, target: Path, back: object) -> tuple[Path,
             f"the previous release `{name}` is missing from `{releases_dir(target)}`",
             hint="deploy its receipt again with `mu deploy`",
         )
-    receipt = next((r for r in read_chain(layout.receipts) if release_name(r) == name), None)
+    receipt = next((r for r in verifier.chain if r.is_receipt and release_name(r) == name), None)
     if receipt is None:
         raise CheckFailed(
             f"the previous release `{name}` matches no receipt of this repository's chain",
@@ -323,14 +415,15 @@ def rollback_deploy(
     target: Path,
     *,
     public_key_path: Path | None = None,
+    trust_root: str | None = None,
     now: Callable[[], str] | None = None,
 ) -> DeployResult:
     """Switch TARGET back to the previous release of its record — only a verified one.
 
     The previous release must be a receipt's release under `TARGET.releases/`;
-    the receipt must verify, the release's bytes must be exactly what it signed,
-    and a fresh process must find it healthy, as for a deploy. Rolling back
-    twice returns to where it started.
+    the receipt must verify (from the target's pinned trust root), the release's
+    bytes must be exactly what it signed, and a fresh process must find it healthy,
+    as for a deploy. Rolling back twice returns to where it started.
     """
     target = deploy_target(layout, target)
     with locked(target):
@@ -345,8 +438,10 @@ def rollback_deploy(
                 f"`{target}` has no previous release to switch back to",
                 hint="deploy the release you want with `mu deploy --receipt RECEIPT`",
             )
-        path, found = _previous_release(layout, target, back)
-        receipt = _verified(layout, found.path, public_key_path)
+        verifier = _verifier(layout, target, record, trust_root, public_key_path)
+        path, found = _previous_release(verifier, target, back)
+        trusted = _trusted(verifier, verifier.loaded(found), found.path, record)
+        receipt = trusted.receipt
         files = read_tree(path)
         problems = _mismatches(_expected(receipt), files)
         if problems:
@@ -375,5 +470,13 @@ def rollback_deploy(
         current = running_entry(record, running, old, None)
         entry = make_entry(path, receipt, files)
         switch(target, path, None)
-        write_record(target, "rollback", entry, current, (now or utc_now)())
-    return _result("rollback", target, entry, current, old, files, health=health)
+        write_record(
+            target,
+            "rollback",
+            entry,
+            current,
+            (now or utc_now)(),
+            trust_root=trusted.pin,
+            warnings=trusted.warnings,
+        )
+    return _result("rollback", target, entry, current, old, files, trusted, health=health)

@@ -71,6 +71,7 @@ class Diagnosis:
     reference: ReferenceDecision
     drifted_files: tuple[str, ...]
     receipt: str
+    warning: str | None = None  # the trust history's: nothing pinned the trust root
 
 
 def _drift(receipt_subjects: dict[str, str], deployed: Path) -> tuple[str, ...]:
@@ -104,6 +105,7 @@ def diagnose(
     *,
     deployed: Path | None = None,
     public_key_path: Path | None = None,
+    trust_root: str | None = None,
 ) -> Diagnosis:
     """Evaluate the transaction three ways and classify the failure."""
     observed = observed.upper()
@@ -116,11 +118,13 @@ def diagnose(
         receipt_path,
         public_key_path=public_key_path,
         purpose="a diagnosis needs a trusted receipt",
+        trust_root=trust_root,
     )
     receipt, snapshot = verified.receipt, verified.files
     deployed_dir = (deployed or layout.enforcers).resolve()
     with tempfile.TemporaryDirectory(prefix="mu-diagnose-") as scratch:
-        compiled = compile_ontology(extract(snapshot, Path(scratch) / "repo").ontology)
+        extracted = extract(snapshot, Path(scratch) / "repo").ontology
+        compiled = compile_ontology(extracted, waived=verified.waived)
         replayed_dir = Path(scratch) / "replayed"
         write_tree_atomic(replayed_dir, compiled.files)
         replayed = summarize_enforcer_decision(load_enforcers(replayed_dir), transaction)
@@ -151,6 +155,7 @@ def diagnose(
         reference=reference,
         drifted_files=drifted,
         receipt=receipt.path.name,
+        warning=verified.warning,
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from generator.child import GENERATOR_HOME, child_env, module_command
 from generator.errors import CheckFailed, MuError, Problem
+from generator.jsonread import DuplicateKey, loads_strict
 from generator.run.golden import load_suite, run_suite
 
 # The golden suite runs in well under a second; a child that takes this long hangs.
@@ -77,10 +78,12 @@ class HealthReport:
 def _manifest_problems(release: Path) -> tuple[list[str], int]:
     """Every file of the release against `MANIFEST.json`: digests, missing and extra files."""
     try:
-        listed = json.loads((release / MANIFEST).read_bytes())["files"]
+        listed = loads_strict((release / MANIFEST).read_bytes())["files"]
         if not isinstance(listed, dict):
             raise TypeError("files is not an object")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except DuplicateKey as exc:  # json.loads would keep the last `files` silently
+        return [f"`{MANIFEST}` {exc}"], 0
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         return [f"`{MANIFEST}` is unreadable: {exc}"], 0
     problems = []
     for rel, digest in sorted(listed.items()):

@@ -8,11 +8,17 @@ goes live, this module puts it there. Beside TARGET:
     TARGET.releases/adopted-<12 hex>/             a plain directory found at TARGET
     TARGET.releases/.lock                         held by one deploy or rollback at a time
     TARGET.releases/deployments.jsonl             one line per switch
-    TARGET.deploy.json                            the current and the previous release
+    TARGET.deploy.json                            the current and the previous release,
+                                                  and the trust root first deployed under
 
 The switch is one `rename(2)` of a symlink, so a reader that resolves TARGET
 once sees wholly the old or wholly the new release. The record is replaced
 atomically and the journal only ever appended to.
+
+The record remembers the trust-root version the target was first deployed
+under (`trust_root`: its version and statement digest), and every later deploy
+or switch-back verifies from that pin: trust on first use, so a trust root
+replaced in the repository cannot deploy to an existing target.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +36,7 @@ from typing import Any, Literal
 from generator.errors import InputError, Location
 from generator.files import write_file_atomic
 from generator.hashing import tree_digest
+from generator.jsonread import DuplicateKey, loads_strict
 from generator.provenance.receipt import StoredReceipt
 
 RECORD_FORMAT = "urn:mu:v1#Deployment"
@@ -144,9 +151,19 @@ def read_record(target: Path) -> dict[str, Any] | None:
     """`TARGET.deploy.json`, or None before the first deploy."""
     path = record_path(Path(os.path.abspath(target)))
     try:
-        data = json.loads(path.read_bytes())
+        data = loads_strict(path.read_bytes())
     except FileNotFoundError:
         return None
+    except DuplicateKey as exc:  # json.loads would silently keep the last `current`
+        raise InputError(
+            f"deployment record `{path}` {exc}",
+            hint="move the record aside and deploy a receipt again with `mu deploy`",
+        ) from None
+    except RecursionError:
+        raise InputError(
+            f"deployment record `{path}` is unreadable: it is nested too deeply",
+            hint="move the record aside and deploy a receipt again with `mu deploy`",
+        ) from None
     except (OSError, ValueError) as exc:
         raise InputError(
             f"deployment record `{path}` is unreadable: {exc}",
@@ -173,16 +190,44 @@ def running_entry(
     return make_entry(at or running, None, files)
 
 
+def recorded_pin(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The trust root the target was first deployed under (`{"version", "digest"}`), if any.
+
+    A record written before trust roots has none: the next deploy pins one.
+    """
+    pin = record.get("trust_root") if record else None
+    if (
+        isinstance(pin, dict)
+        and isinstance(pin.get("digest"), str)
+        and isinstance(pin.get("version"), int)
+    ):
+        return {"version": pin["version"], "digest": pin["digest"]}
+    return None
+
+
 def write_record(
-    target: Path, action: Action, current: Entry, previous: Entry | None, at: str
+    target: Path,
+    action: Action,
+    current: Entry,
+    previous: Entry | None,
+    at: str,
+    *,
+    trust_root: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
 ) -> None:
-    """Replace `TARGET.deploy.json` atomically, then append the switch to the journal."""
+    """Replace `TARGET.deploy.json` atomically, then append the switch to the journal.
+
+    `trust_root` is the pin the target keeps (`recorded_pin`); `warnings` what the
+    switch warned about (an older link of the chain went live).
+    """
     path = record_path(target)
     doc: dict[str, Any] = {"format": RECORD_FORMAT, "action": action, "target": str(target)}
     doc |= {"time": at, "current": current, "previous": previous}
+    doc |= {"trust_root": dict(trust_root) if trust_root else None, "warnings": list(warnings)}
     write_file_atomic(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     line = {**current, "action": action, "time": at, "target": str(target)}
     line["previous"] = previous["release"] if previous else None
+    line["warnings"] = list(warnings)
     with open(releases_dir(target) / "deployments.jsonl", "a", encoding="utf-8") as journal:
         journal.write(json.dumps(line, sort_keys=True) + "\n")
         journal.flush()

@@ -3,33 +3,38 @@
 Regenerate A with this generator, compare it with the deployed A module by
 module (bytes may change: headers name the version), and compare decisions on
 the golden suite plus the generated boundary cases. Behaviour must be equal
-on every case; the signed upgrade receipt records the verdict either way.
+on every case. With a key of the `release` role (`--sign-key`), a signed
+upgrade receipt (`urn:mu:v1#Upgrade`, made under the newest trust-root
+version) records the verdict either way; without one, the check is a report
+only and nothing is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.compile.pipeline import compile_ontology
+from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
+from generator.compile.validate import ViolationKey
 from generator.errors import InputError
 from generator.files import compare_trees, read_tree, write_tree_atomic
 from generator.hashing import sha256_hex
+from generator.jsonread import DuplicateKey, loads_strict
 from generator.layout import Layout
 from generator.operate.boundary import boundary_cases
+from generator.provenance.approvals import made_under, override_violations
 from generator.provenance.identity import this_generator
 from generator.provenance.receipt import newest, statement, store, subjects
-from generator.provenance.signing import Signer
+from generator.provenance.signing import Authorised, Signer, authorise
+from generator.provenance.statement import UPGRADE_TYPE
+from generator.provenance.trusthistory import load_history
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import load_suite
 from generator.run.reference import ReferenceDecision, summarize_enforcer_decision
-
-UPGRADE_TYPE = "urn:mu:v1#Upgrade"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class UpgradeReport:
     cases: int
     differences: tuple[CaseDifference, ...]
     receipt: Path | None
+    signed_by: str | None = None  # the release identity that signed the receipt
+    trust_version: int | None = None  # the trust-root version it was made under
 
     @property
     def equivalent(self) -> bool:
@@ -63,9 +70,14 @@ class UpgradeReport:
 
 def _old_generator(layout: Layout, deployed: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((deployed / "MANIFEST.json").read_text(encoding="utf-8"))
+        manifest = loads_strict((deployed / "MANIFEST.json").read_bytes())
         old = dict(manifest["generator"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except DuplicateKey as exc:  # a reader and mu would see different generators
+        raise InputError(
+            f"`{deployed}` has no readable MANIFEST.json: it {exc}",
+            hint="point --deployed at a generated enforcer package",
+        ) from exc
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InputError(
             f"`{deployed}` has no readable MANIFEST.json",
             hint="point --deployed at a generated enforcer package",
@@ -76,6 +88,24 @@ def _old_generator(layout: Layout, deployed: Path) -> dict[str, Any]:
         if pinned.version == old.get("version"):
             old["source_sha256"] = pinned.source_sha256
     return old
+
+
+def _compile(layout: Layout) -> Compiled:
+    """The ontology as the chain built it: when the newest receipt proceeded under a
+    compliance override of exactly this ontology, its violations are waived again."""
+    try:
+        return compile_ontology(layout.ontology, shown=layout.shown(layout.ontology))
+    except ValidationFailed as exc:
+        receipt = newest(layout.receipts)
+        override = receipt.predicate.override if receipt is not None else None
+        if override is None or receipt is None or exc.digest != receipt.predicate.ontology.digest:
+            raise
+        waived = frozenset(
+            ViolationKey(k.shape, k.focus) for k in override_violations(layout, override.by)
+        )
+        return compile_ontology(
+            layout.ontology, shown=layout.shown(layout.ontology), waived=waived
+        )
 
 
 def compare_behaviour(
@@ -94,10 +124,19 @@ def compare_behaviour(
 def upgrade_check(
     layout: Layout, *, deployed: Path | None = None, signer: Signer | None = None
 ) -> UpgradeReport:
-    """Regenerate, compare modules and behaviour, and write the signed upgrade receipt."""
+    """Regenerate, compare modules and behaviour; with `signer`, write the upgrade receipt.
+
+    `signer` must hold `release` in the newest trust-root version (checked before
+    anything runs: `CheckFailed`, or `NoTrustRoot`, exit 1); without it nothing is written.
+    """
+    release: Authorised | None = None
+    if signer is not None:
+        release = authorise(
+            signer, load_history(layout), "release", "no upgrade receipt was written"
+        )
     deployed = (deployed or layout.enforcers).resolve()
     old_generator = _old_generator(layout, deployed)
-    compiled = compile_ontology(layout.ontology)
+    compiled = _compile(layout)
     suite = load_suite(layout.golden)
     cases = [(c.case_id, c.description, c.transaction) for c in suite.cases]
     cases += [(b.case_id, b.description, b.transaction) for b in boundary_cases(compiled.ontology)]
@@ -117,7 +156,7 @@ def upgrade_check(
         differences=differences,
         receipt=None,
     )
-    if signer is None:
+    if release is None:
         return report
     predicate = {
         "old_generator": old_generator,
@@ -138,9 +177,12 @@ def upgrade_check(
             }
             for d in differences
         ],
+        **made_under(release.root).to_dict(),
     }
     payload = statement(subjects("enforcers", compiled.files), UPGRADE_TYPE, predicate)
-    envelope = signer.sign(payload)
+    envelope = release.signer.sign(payload)
     name = f"{sha256_hex(payload)[:12]}.json"
     path = store(layout, layout.upgrades, name, envelope)
-    return dataclasses.replace(report, receipt=path)
+    return dataclasses.replace(
+        report, receipt=path, signed_by=release.identity, trust_version=release.root.version
+    )

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from generator.errors import InputError, Location
 from generator.foreign import read_bounded
+from generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict
 from generator.jsonshape import json_type as _json_type
 from generator.jsonshape import preview
 from generator.provenance.keys import keyid_of
@@ -87,10 +88,12 @@ class Envelope:
         return (json.dumps(document, sort_keys=True, indent=2) + "\n").encode("utf-8")
 
     @classmethod
-    def from_json(cls, data: bytes, source: str) -> Envelope:
+    def from_json(cls, data: bytes, source: str, *, unsigned_ok: bool = False) -> Envelope:
         """Parse and strictly validate an envelope file; `source` names it in errors.
 
-        Raises `InputError` naming the first thing that is wrong.
+        Raises `InputError` naming the first thing that is wrong. Only a
+        trust-root proposal that is still collecting signatures may have none
+        (`unsigned_ok`).
         """
         document = _parse_json(data, source)
         if not isinstance(document, dict):
@@ -112,7 +115,7 @@ class Envelope:
         signatures = document["signatures"]
         if not isinstance(signatures, list):
             raise _bad(source, f"has `signatures` that is {_json_type(signatures)}, not a list")
-        if not signatures:
+        if not signatures and not unsigned_ok:
             raise _bad(source, "has an empty `signatures` list: it is not signed")
         if len(signatures) > MAX_SIGNATURES:
             raise _bad(
@@ -135,7 +138,9 @@ def sign(payload_type: str, payload: bytes, key: Ed25519PrivateKey) -> Envelope:
     return Envelope(payload_type=payload_type, payload=payload, signatures=(signature,))
 
 
-def read_envelope_file(path: Path, what: str = "envelope") -> Envelope:
+def read_envelope_file(
+    path: Path, what: str = "envelope", *, unsigned_ok: bool = False
+) -> Envelope:
     """Read and parse the envelope file at `path`; `what` names it in errors ("receipt").
 
     The file is foreign input: only a regular file is read (a FIFO would block,
@@ -143,7 +148,7 @@ def read_envelope_file(path: Path, what: str = "envelope") -> Envelope:
     Anything unreadable or malformed is an `InputError` (exit 2).
     """
     data = read_bounded(path, what=what, limit=MAX_ENVELOPE_BYTES)
-    return Envelope.from_json(data, str(path))
+    return Envelope.from_json(data, str(path), unsigned_ok=unsigned_ok)
 
 
 def verify_signatures(
@@ -183,7 +188,11 @@ def _parse_json(data: bytes, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise _bad(source, f"is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=lambda pairs: _no_duplicates(pairs, source))
+        return loads_strict(text)
+    except (DuplicateKey, NonJsonConstant) as exc:
+        # json.loads silently keeps the last of two equal keys; in a signed file two
+        # `payload` fields would let a reader and a verifier see different payloads.
+        raise _bad(source, str(exc)) from None
     except json.JSONDecodeError as exc:
         raise _bad(
             source,
@@ -195,17 +204,6 @@ def _parse_json(data: bytes, source: str) -> Any:
         raise _bad(source, "is nested too deeply to be an envelope") from None
     except ValueError:  # an integer over Python's digit limit (not a JSONDecodeError)
         raise _bad(source, "holds a number too long to read") from None
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
-    # json.loads silently keeps the last of two equal keys; in a signed file two
-    # `payload` fields would let a reader and a verifier see different payloads.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _bad(source, f"repeats the field `{preview(key, 64)}`")
-        result[key] = value
-    return result
 
 
 def _b64decode(value: object, source: str, what: str) -> bytes:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.compile.validate import ViolationKey
 from generator.errors import CheckFailed, Problem
 from generator.layout import Layout
+from generator.provenance.approvals import override_violations
 from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.receipt import StoredReceipt
+from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
 from generator.provenance.snapshot import SnapshotRef, read_snapshot
-from generator.provenance.verify_receipt import verify_receipt
+from generator.provenance.verify_receipt import StatementVerdict, verify_statement
 
 
 def check_generator_pin(receipt: StoredReceipt, generator: GeneratorId) -> None:
@@ -47,22 +49,56 @@ class VerifiedSnapshot:
 
     receipt: StoredReceipt
     files: dict[str, str]
+    verdict: StatementVerdict
+    waived: frozenset[ViolationKey] = frozenset()  # what the receipt's override lifted
+
+    @property
+    def warning(self) -> str | None:
+        """The trust history's warning: nothing pinned the trust root."""
+        return self.verdict.warning
+
+
+def refuse_unverified(verdict: StatementVerdict, receipt_path: Path, purpose: str) -> None:
+    """`CheckFailed` naming every failed check, unless the verdict is clean."""
+    if not verdict.ok:
+        failed = ", ".join(c.name for c in verdict.failures)
+        raise CheckFailed(
+            f"receipt `{receipt_path}` does not verify ({failed} failed); {purpose}",
+            hint="`mu verify-receipt` explains each check",
+            problems=[Problem(c.name, c.detail) for c in verdict.failures],
+        )
 
 
 def verified_snapshot(
-    layout: Layout, receipt_path: Path, *, public_key_path: Path | None, purpose: str
+    layout: Layout,
+    receipt_path: Path,
+    *,
+    public_key_path: Path | None,
+    purpose: str,
+    trust_root: str | None = None,
 ) -> VerifiedSnapshot:
-    """Verify a receipt, check its generator pin, read its snapshot — or refuse.
+    """Verify a build receipt against the trust root (from `trust_root`, the pin), check
+    its generator pin, read its snapshot — or refuse.
 
     `purpose` completes the refusal: "nothing was written", "a diagnosis needs …".
     """
-    verdict = verify_receipt(layout, receipt_path, public_key_path=public_key_path)
-    if not verdict.ok:
-        raise CheckFailed(
-            f"receipt `{receipt_path}` does not verify; {purpose}",
-            hint="run `mu verify-receipt` for the failed checks",
-            problems=[Problem(c.name, c.detail) for c in verdict.failures],
-        )
+    verdict = verify_statement(
+        layout,
+        receipt_path,
+        trust_root=trust_root,
+        public_key_path=public_key_path,
+        kind=RECEIPT_TYPE,
+    )
+    refuse_unverified(verdict, receipt_path, purpose)
     check_generator_pin(verdict.receipt, this_generator())
     files = read_snapshot(layout.root, snapshot_ref(verdict.receipt))
-    return VerifiedSnapshot(verdict.receipt, files)
+    return VerifiedSnapshot(
+        verdict.receipt, files, verdict, receipt_waiver(layout, verdict.receipt)
+    )
+
+
+def receipt_waiver(layout: Layout, receipt: StoredReceipt) -> frozenset[ViolationKey]:
+    """The violations a receipt's compliance override lifted: its snapshot compiles only
+    with them waived (empty for a receipt made without an override)."""
+    override = receipt.predicate.override
+    return override_violations(layout, override.by) if override is not None else frozenset()

@@ -9,7 +9,6 @@ the statements' types and shapes in `statement.py`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from generator.errors import CheckFailed, InputError, Problem
 from generator.files import write_file_atomic
 from generator.hashing import canonical_json, sha256_hex
+from generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict
 from generator.jsonshape import json_type, preview
 from generator.layout import Layout
 from generator.paths import inside_repository
@@ -175,13 +175,20 @@ def parse_statement(payload: bytes, source: str) -> dict[str, Any]:
 
 
 def _decode(payload: bytes) -> tuple[dict[str, Any] | None, str]:
-    """The payload as a JSON object, or None and what is wrong with it."""
+    """The payload as a JSON object, or None and what is wrong with it.
+
+    Strict (`loads_strict`): json.loads keeps the last of two equal keys, and a
+    signed statement with two `parent` fields would read differently in
+    another language's parser.
+    """
     try:
-        value = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        value = loads_strict(payload)
     except UnicodeDecodeError as exc:
         return None, f"is not UTF-8 (byte {exc.start})"
-    except _DuplicateKey as exc:
+    except DuplicateKey as exc:
         return None, f"repeats the field `{preview(exc.key, 64)}`"
+    except NonJsonConstant as exc:
+        return None, str(exc)
     except RecursionError:
         return None, "is nested too deeply to be a statement"
     except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
@@ -189,23 +196,6 @@ def _decode(payload: bytes) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(value, dict):
         return None, f"is {json_type(value)}, not a JSON object"
     return value, ""
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of two equal keys; a signed statement with two
-    # `parent` fields would read differently in another language's parser.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
 
 
 def load_receipt(path: Path, kind: str | None = RECEIPT_TYPE) -> StoredReceipt:

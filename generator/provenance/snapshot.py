@@ -5,7 +5,6 @@ content-addressed file, so a build can be replayed without git and without
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from generator.errors import CheckFailed, InputError
 from generator.files import write_file_atomic
 from generator.foreign import read_bounded
 from generator.hashing import canonical_json, sha256_hex
+from generator.jsonread import DuplicateKey, loads_strict
 from generator.layout import SNAPSHOTS, Layout, sorted_files
 from generator.paths import inside_repository, safe_relative
 
@@ -110,15 +110,18 @@ def read_snapshot(root: Path, ref: SnapshotRef) -> dict[str, str]:
             f"the receipt records {ref.sha256[:12]}…",
             hint="the snapshot no longer matches what was signed; restore the original",
         )
+    why = ""
     try:
-        doc = json.loads(data)
+        doc = loads_strict(data)
         files = doc["files"]
         ok = doc.get("format") == FORMAT and isinstance(files, dict)
+    except DuplicateKey as exc:  # two `files` would read differently elsewhere
+        ok, why = False, f": it {exc}"
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         ok = False
     if not ok or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise CheckFailed(
-            f"snapshot `{ref.path}` is not a mu snapshot",
+            f"snapshot `{ref.path}` is not a mu snapshot{why}",
             hint="restore `receipts/snapshots/` from version control; mu wrote it at build time",
         )
     unsafe = sorted(k for k in files if not safe_path(k))

@@ -27,6 +27,7 @@ from generator.jsonshape import (
     LONG,
     MAX_PROBLEMS,
     PATH,
+    Boolean,
     Hex64,
     Integer,
     ListOf,
@@ -42,6 +43,7 @@ from generator.jsonshape import (
     record,
 )
 from generator.layout import SNAPSHOTS
+from generator.provenance.claims import MADE_UNDER_FIELDS, MADE_UNDER_NAMES, MadeUnder
 from generator.provenance.identity import GeneratorId
 from generator.provenance.snapshot import SnapshotRef
 from generator.provenance.verdict import STATUSES, Status
@@ -49,6 +51,10 @@ from generator.provenance.verdict import STATUSES, Status
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 RECEIPT_TYPE = "urn:mu:v1#Receipt"
 REJECTION_TYPE = "urn:mu:v1#Rejection"
+APPROVAL_TYPE = "urn:mu:v1#Approval"
+OVERRIDE_TYPE = "urn:mu:v1#Override"
+AUDIT_TYPE = "urn:mu:v1#Audit"
+UPGRADE_TYPE = "urn:mu:v1#Upgrade"
 CANONICALIZATION = "RDFC-1.0"  # how the ontology's semantic digest is computed
 MALFORMED_HINT = (
     "mu never writes a statement of this shape: the receipt was altered or made by "
@@ -62,16 +68,20 @@ GENERATOR = record(("name", Text()), ("version", Text()), ("source_sha256", HEX)
 GOLDEN = record(("sha256", HEX), ("passed", Integer()), ("failed", Integer()), ("total", Integer()))
 VERDICT = OneOf(STATUSES)
 GATES = MapOf(Text(), VERDICT)  # a rejection records the gates that ran before the failure
-# A receipt records every gate of a build; `approvals` runs only when required.
+# A receipt records every gate of a build: `approvals` is missing only from receipts
+# made before trust roots, `override` is there only when an override let the build on.
 RECEIPT_GATES = record(
     ("ontology", VERDICT),
     ("golden", VERDICT),
     ("determinism", VERDICT),
     ("approvals", VERDICT),
-    optional=("approvals",),
+    ("override", VERDICT),
+    optional=("approvals", "override"),
 )
 SOURCE_FILES = MapOf(RelativePath(), HEX)
 NAMES = ListOf(Text())
+# One signed statement a receipt counted: whose (identity, key) and which statement.
+SIGNED_BY = record(("identity", Text()), ("keyid", HEX), ("statement", HEX), optional=("identity",))
 SUBJECT = ListOf(
     record(("name", RelativePath()), ("digest", record(("sha256", HEX)))), non_empty=True
 )
@@ -94,14 +104,11 @@ RECEIPT = record(
     ("enforcers", record(("sha256", HEX))),
     ("parent", Nullable(HEX)),
     ("change", record(("added", NAMES), ("removed", NAMES), ("changed", NAMES))),
-    (
-        "approvals",
-        record(
-            ("required", Integer()),
-            ("by", ListOf(record(("keyid", HEX), ("statement", HEX)))),
-        ),
-    ),
-    optional=("approvals",),
+    ("approvals", record(("required", Integer()), ("by", ListOf(SIGNED_BY)))),
+    ("override", record(("rejection", HEX), ("by", ListOf(SIGNED_BY)))),
+    *MADE_UNDER_FIELDS,
+    # Receipts made before trust roots lack the claims and may lack approvals.
+    optional=("approvals", "override", *MADE_UNDER_NAMES),
 )
 
 REJECTION = record(
@@ -133,12 +140,55 @@ REJECTION = record(
             )
         ),
     ),
-    optional=("violations", "golden", "failed_cases"),
+    ("compliance_override_required", Boolean()),
+    ("overridable", Boolean()),
+    *MADE_UNDER_FIELDS,
+    optional=(
+        "violations",
+        "golden",
+        "failed_cases",
+        "compliance_override_required",
+        "overridable",
+        *MADE_UNDER_NAMES,
+    ),
 )
 
-# Predicates mu reads field by field. Other kinds (approvals, audits, upgrades)
-# are checked where they are read; here only their statement envelope.
-PREDICATES: Mapping[str, Spec] = {RECEIPT_TYPE: RECEIPT, REJECTION_TYPE: REJECTION}
+ATTEMPTED = record(("digest", HEX), ("canonicalization", Text()), ("files", SOURCE_FILES))
+APPROVAL = record(
+    ("ontology", ATTEMPTED),
+    ("generator", GENERATOR),
+    *MADE_UNDER_FIELDS,
+    optional=("generator", *MADE_UNDER_NAMES),
+)
+VIOLATION_KEY = record(
+    ("shape", Text(LONG, multiline=True)), ("focus", Text(LONG, multiline=True))
+)
+OVERRIDE = record(
+    ("rejection", HEX),
+    ("ontology", record(("digest", HEX))),
+    ("violations", ListOf(VIOLATION_KEY, non_empty=True)),
+    ("generator", GENERATOR),
+    *MADE_UNDER_FIELDS,
+    optional=("signedAt",),
+)
+AUDIT = record(
+    ("receipt", record(("digest", HEX), ("sequence", Integer(minimum=1)))),
+    ("replayed", record(("payload_sha256", HEX), ("matches", Boolean()))),
+    ("generator", GENERATOR),
+    *MADE_UNDER_FIELDS,
+    optional=("signedAt",),
+)
+UPGRADE = record(*MADE_UNDER_FIELDS, optional=MADE_UNDER_NAMES)
+
+# The shape of every kind mu signs (a trust root is checked by `trustroot.py`).
+PREDICATES: Mapping[str, Spec] = {
+    RECEIPT_TYPE: RECEIPT,
+    REJECTION_TYPE: REJECTION,
+    APPROVAL_TYPE: APPROVAL,
+    OVERRIDE_TYPE: OVERRIDE,
+    AUDIT_TYPE: AUDIT,
+    UPGRADE_TYPE: UPGRADE,
+}
 
 
 # --- the typed values ----------------------------------------------------------
@@ -213,14 +263,30 @@ class Change:
 
 @dataclass(frozen=True)
 class ApprovalRef:
-    """One approval a build counted: the approving key and the approval's statement digest."""
+    """One signed statement a build counted (an approval or an override): by whom, which."""
 
     keyid: str
     statement: str
+    identity: str | None = None  # None only in receipts made before trust roots
 
     def to_dict(self) -> dict[str, str]:
         """As recorded in a receipt."""
-        return {"keyid": self.keyid, "statement": self.statement}
+        out = {"keyid": self.keyid, "statement": self.statement}
+        if self.identity is not None:
+            out["identity"] = self.identity
+        return out
+
+
+@dataclass(frozen=True)
+class OverrideRecord:
+    """The override a build proceeded under: the rejection it lifts, and its signers."""
+
+    rejection: str  # statement digest of the rejection receipt
+    by: tuple[ApprovalRef, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As recorded in a receipt."""
+        return {"rejection": self.rejection, "by": [a.to_dict() for a in self.by]}
 
 
 @dataclass(frozen=True)
@@ -248,7 +314,9 @@ class ReceiptPredicate:
     enforcers_sha256: str
     parent: str | None  # statement digest of the previous receipt; None for the first
     change: Change
-    approvals: ApprovalsRecord | None = None  # present when the build required approvals
+    approvals: ApprovalsRecord | None = None  # None only in receipts made before trust roots
+    override: OverrideRecord | None = None  # the override the build proceeded under
+    made: MadeUnder | None = None  # None only in receipts made before trust roots
 
     def to_dict(self) -> dict[str, Any]:
         """The predicate exactly as signed: canonical JSON of this dict is the payload's."""
@@ -265,6 +333,10 @@ class ReceiptPredicate:
         }
         if self.approvals is not None:
             out["approvals"] = self.approvals.to_dict()
+        if self.override is not None:
+            out["override"] = self.override.to_dict()
+        if self.made is not None:
+            out |= self.made.to_dict()
         return out
 
     @classmethod
@@ -282,6 +354,8 @@ class ReceiptPredicate:
             and dict(self.controls) == dict(other.controls)
             and self.enforcers_sha256 == other.enforcers_sha256
             and self.approvals == other.approvals
+            and self.override == other.override
+            and _where(self.made) == _where(other.made)
         )
 
 
@@ -347,6 +421,12 @@ class RejectionPredicate:
     violations: tuple[ViolationRecord, ...] | None = None
     golden: GoldenSummary | None = None
     failed_cases: tuple[FailedCase, ...] | None = None
+    # The line stops: only a compliance override (or a changed ontology) goes on.
+    # `overridable` says whether `mu approve --override` can lift this one (only
+    # the organisation's own Σ can be overridden, never the vocabulary or golden).
+    override_required: bool | None = None  # None only before trust roots
+    overridable: bool | None = None
+    made: MadeUnder | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The predicate exactly as signed."""
@@ -363,6 +443,12 @@ class RejectionPredicate:
             out["golden"] = self.golden.to_dict()
         if self.failed_cases is not None:
             out["failed_cases"] = [c.to_dict() for c in self.failed_cases]
+        if self.override_required is not None:
+            out["compliance_override_required"] = self.override_required
+        if self.overridable is not None:
+            out["overridable"] = self.overridable
+        if self.made is not None:
+            out |= self.made.to_dict()
         return out
 
     @classmethod
@@ -502,9 +588,18 @@ def _gates(d: Mapping[str, Any]) -> dict[str, Status]:
     return {k: v for k, v in d.items() if v in STATUSES}
 
 
+def _where(made: MadeUnder | None) -> tuple[str, object] | None:
+    # The signing time is a claim about the signature, not about the build.
+    return (made.repository, made.trust_root) if made is not None else None
+
+
+def _refs(entries: list[dict[str, Any]]) -> tuple[ApprovalRef, ...]:
+    return tuple(ApprovalRef(a["keyid"], a["statement"], a.get("identity")) for a in entries)
+
+
 def _receipt(d: Mapping[str, Any]) -> ReceiptPredicate:
     ontology, snapshot = d["ontology"], d["ontology"]["snapshot"]
-    approvals = d.get("approvals")
+    approvals, override = d.get("approvals"), d.get("override")
     return ReceiptPredicate(
         sequence=d["sequence"],
         generator=_generator(d["generator"]),
@@ -526,10 +621,11 @@ def _receipt(d: Mapping[str, Any]) -> ReceiptPredicate:
         ),
         approvals=None
         if approvals is None
-        else ApprovalsRecord(
-            approvals["required"],
-            tuple(ApprovalRef(a["keyid"], a["statement"]) for a in approvals["by"]),
-        ),
+        else ApprovalsRecord(approvals["required"], _refs(approvals["by"])),
+        override=None
+        if override is None
+        else OverrideRecord(override["rejection"], _refs(override["by"])),
+        made=MadeUnder.from_predicate(d),
     )
 
 
@@ -551,4 +647,7 @@ def _rejection(d: Mapping[str, Any]) -> RejectionPredicate:
         failed_cases=None
         if failed is None
         else tuple(FailedCase(c["id"], c["file"], tuple(c["mismatches"])) for c in failed),
+        override_required=d.get("compliance_override_required"),
+        overridable=d.get("overridable"),
+        made=MadeUnder.from_predicate(d),
     )

@@ -7,6 +7,7 @@ picks one from there and prints what it returns.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from generator import NAME, __version__
@@ -16,7 +17,8 @@ from generator.compile.validate import ValidationReport, Violation
 from generator.errors import MuError, Problem
 from generator.provenance.approvals import Approval
 from generator.provenance.keys import KeyPair
-from generator.provenance.trust import TrustedKey
+from generator.provenance.statement import ApprovalRef
+from generator.provenance.trustroot import RootVersion
 from generator.review.rollback import RollbackResult
 from generator.run.golden import GoldenReport
 
@@ -245,44 +247,87 @@ def golden_text(report: GoldenReport, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _build_header(result: BuildResult) -> str:
+    release = result.release
+    if release is None:
+        return "mu build (development build: nothing is signed)"
+    return (
+        f"mu build signed by `{release.identity}` (key {release.signer.keyid[:12]}, "
+        f"trust root version {release.root.version} of `{release.root.metadata.repository}`)"
+    )
+
+
 def gates_text(result: BuildResult) -> str:
     """The build's gates, one a line, the verdict, and which receipt records it."""
-    lines = ["mu build"]
-    for g in result.run.gates:
+    lines = [_build_header(result)]
+    for g in result.gates:
         lines.append(f"  {g.name:<12} {g.status}  {g.detail}")
     if result.ok:
         n = len(result.run.compiled.files) if result.run.compiled else 0
         lines.append(f"build passed: enforcers/ written ({n} files)")
         if result.already_recorded:
             lines.append(f"receipt: unchanged since `{result.receipt}`")
-        else:
+        elif result.receipt is not None:
             lines.append(f"receipt: `{result.receipt}` (statement sha256:{result.receipt_digest})")
+        override = result.policy.override if result.policy is not None else None
+        if override is not None:
+            names = ", ".join(f"`{r.identity}`" for r in override.by)
+            lines.append(f"override: rejection {override.rejection[:12]} lifted by {names}")
     else:
-        lines.append("build failed: nothing was generated")
-        lines.append(f"rejection receipt: `{result.rejection}`")
-    if result.signer.development:
+        failed = ", ".join(g.name for g in result.gates if not g.ok)
+        lines.append(f"build failed ({failed}): nothing was generated")
+        if result.rejection is not None:
+            lines.append(f"rejection receipt: `{result.rejection}`")
+            if result.overridable:
+                lines.append(
+                    "  the line stops until compliance overrides it: "
+                    f"`mu approve --override {result.rejection} --key KEY` by the quorum, "
+                    "then build again — or fix the ontology"
+                )
+    if result.development:
         lines.append(
-            f"WARNING: signed with the local development key `{result.signer.path}` "
-            f"(keyid {result.signer.keyid[:12]}); such receipts are NOT trusted. "
-            "Sign releases with `mu build --sign-key KEY` (see `mu keygen`, `mu trust add`)."
+            "NOTHING WAS SIGNED: a development build writes no receipt and no rejection; "
+            "this enforcers/ is evidence of nothing. A release is "
+            "`mu build --sign-key KEY` with a key of the trust root's `release` role."
         )
     return "\n".join(lines)
 
 
+def _refs(refs: tuple[ApprovalRef, ...]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in refs]
+
+
 def build_json(result: BuildResult) -> str:
     """The build as JSON."""
+    release, policy = result.release, result.policy
     data: dict[str, Any] = {
         "ok": result.ok,
-        "gates": {g.name: {"status": g.status, "detail": g.detail} for g in result.run.gates},
+        "development": result.development,
+        "signed": not result.development,
+        "gates": {g.name: {"status": g.status, "detail": g.detail} for g in result.gates},
         "written": result.written,
         "receipt": str(result.receipt) if result.receipt else None,
         "statement_digest": result.receipt_digest,
         "already_recorded": result.already_recorded,
         "rejection": str(result.rejection) if result.rejection else None,
-        "signer": {"keyid": result.signer.keyid, "development": result.signer.development},
+        "overridable": result.overridable,
+        "signer": None
+        if release is None
+        else {
+            "keyid": release.signer.keyid,
+            "identity": release.identity,
+            "repository": release.root.metadata.repository,
+            "trust_root": release.root.ref(),
+        },
+        "approvals": None
+        if policy is None or policy.approvals is None
+        else {"required": policy.approvals.required, "by": _refs(policy.approvals.by)},
+        "override": None
+        if policy is None or policy.override is None
+        else {"rejection": policy.override.rejection, "by": _refs(policy.override.by)},
     }
-    if result.run.compiled:
-        data["ontology_digest"] = result.run.compiled.semantic_digest
+    if result.run.digest:
+        data["ontology_digest"] = result.run.digest
     if result.run.golden:
         data["golden"] = golden_dict(result.run.golden)
     return to_json(data)
@@ -330,22 +375,37 @@ def rollback_text(result: RollbackResult) -> str:
     return "\n".join(lines)
 
 
-def approval_dict(approval: Approval) -> dict[str, Any]:
-    """An approval as plain data."""
+def approval_dict(
+    approval: Approval, root: RootVersion, rejection: Path | None = None
+) -> dict[str, Any]:
+    """An approval (or override) as plain data: who, under which trust root, of what."""
     return {
+        "kind": "override" if rejection is not None else "approval",
         "approval": str(approval.path),
+        "identity": approval.identity,
         "keyid": approval.keyid,
         "ontology_digest": approval.ontology_digest,
         "statement_digest": approval.statement_digest,
+        "rejection": str(rejection) if rejection is not None else None,
+        "repository": root.metadata.repository,
+        "trust_root": root.ref(),
+        "policy": {"approvals": root.metadata.approvals},
     }
 
 
-def approval_text(approval: Approval) -> str:
-    """What `mu approve` signed, and when it counts."""
+def approval_text(approval: Approval, root: RootVersion, rejection: Path | None = None) -> str:
+    """What `mu approve` signed, by whom, under which trust root, and what it counts for."""
+    what = (
+        f"overrode rejection `{rejection}` (ontology sha256:{approval.ontology_digest})"
+        if rejection is not None
+        else f"approved ontology sha256:{approval.ontology_digest}"
+    )
+    required = root.metadata.approvals
     return (
-        f"ok: approved ontology sha256:{approval.ontology_digest} "
-        f"with key {approval.keyid[:12]} → `{approval.path}`\n"
-        "  it counts once the key is trusted for `compliance` (`mu trust add`)"
+        f"ok: `{approval.identity}` {what} with key {approval.keyid[:12]} under trust root "
+        f"version {root.version} of `{root.metadata.repository}` → `{approval.path}`\n"
+        f"  `mu build` needs {required} distinct compliance identit"
+        f"{'y' if required == 1 else 'ies'} (never the build signer's own)"
     )
 
 
@@ -357,11 +417,6 @@ def keypair_text(pair: KeyPair) -> str:
             f"private key: {pair.private_path} (mode 0600, {state}; keep it private)",
             f"public key:  {pair.public_path}",
             f"keyid:       {pair.keyid}",
-            f"next: mu trust add {pair.public_path} --role release",
+            f"next: mu trust add {pair.public_path} --role ROLE --identity NAME",
         ]
     )
-
-
-def trusted_key_text(key: TrustedKey) -> str:
-    """The trust entry `mu trust add` wrote."""
-    return f"trusted `{key.name}` ({key.keyid[:12]}) for: {', '.join(key.roles)}"

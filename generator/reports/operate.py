@@ -42,6 +42,9 @@ def upgrade_dict(report: UpgradeReport) -> dict[str, Any]:
             for d in report.differences
         ],
         "receipt": str(report.receipt) if report.receipt else None,
+        "signed": report.receipt is not None,
+        "signed_by": report.signed_by,
+        "trust_root_version": report.trust_version,
     }
 
 
@@ -65,7 +68,15 @@ def upgrade_text(report: UpgradeReport) -> str:
             f"regenerated {decision_summary(d.regenerated)}"
         )
     if report.receipt:
-        lines.append(f"upgrade receipt: `{report.receipt}`")
+        lines.append(
+            f"upgrade receipt: `{report.receipt}` (signed by `{report.signed_by}` under "
+            f"trust root version {report.trust_version})"
+        )
+    else:
+        lines.append(
+            "report only: no upgrade receipt was written (`--sign-key KEY` of the trust "
+            "root's `release` role signs one)"
+        )
     if report.equivalent:
         lines.append("equivalent: the new generator decides every case as the deployed one")
     else:
@@ -133,15 +144,29 @@ def deploy_dict(r: DeployResult) -> dict[str, Any]:
         if r.health is None
         else {"ok": r.health.ok, "passed": r.health.passed, "total": r.health.total},
         "record": str(r.record),
+        "signed_by": list(r.signed_by),
+        "trust_root": r.trust_root,
+        "warnings": list(r.warnings),
     }
 
 
 def deploy_text(r: DeployResult) -> str:
     """What is running now, and which control modules need a restart."""
+    warned = [f"warning: {w}" for w in r.warnings]
     if not r.changed:
-        return f"ok: `{r.target}` already runs `{r.release.name}`; nothing to do"
+        return "\n".join(
+            [f"ok: `{r.target}` already runs `{r.release.name}`; nothing to do", *warned]
+        )
     verb = "switched back" if r.action == "rollback" else "deployed"
-    lines = [f"ok: {verb} `{r.target}` → `{r.release.name}`"]
+    lines = [f"ok: {verb} `{r.target}` → `{r.release.name}`", *warned]
+    if r.signed_by:
+        names = ", ".join(f"`{n}`" for n in r.signed_by)
+        lines.append(f"  receipt signed by {names}; approvals re-checked")
+    if r.trust_root:
+        lines.append(
+            f"  trust root pinned for this target: version {r.trust_root['version']} "
+            f"(sha256 {str(r.trust_root['digest'])[:12]}…)"
+        )
     if r.health is not None:
         lines.append(
             f"  health check: imports, MANIFEST, {r.health.passed}/{r.health.total} golden"

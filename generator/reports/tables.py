@@ -26,9 +26,10 @@ from generator.operate.diagnose import Diagnosis
 from generator.operate.upgrade import UpgradeReport
 from generator.provenance.approvals import Approval
 from generator.provenance.keys import KeyPair
-from generator.provenance.trust import TrustedKey
-from generator.provenance.verify_receipt import ReceiptVerdict
-from generator.reports import audit, common, diff, operate
+from generator.provenance.trustedit import TrustChange, TrustListing
+from generator.provenance.trustroot import RootVersion
+from generator.provenance.verify_receipt import StatementVerdict
+from generator.reports import audit, common, diff, operate, trust
 from generator.review.diff import DiffReport
 from generator.review.rollback import RollbackResult
 from generator.run.decide import DecideResult
@@ -92,6 +93,16 @@ class GoldenRun:
 
 
 @dataclass(frozen=True)
+class Approved:
+    """What `mu approve` signed: the approval (or, with `rejection`, the override), and
+    the trust-root version it was made under."""
+
+    approval: Approval
+    root: RootVersion
+    rejection: Path | None = None
+
+
+@dataclass(frozen=True)
 class Diagnosed:
     """`mu diagnose`'s diagnosis, and the golden case it wrote (if asked to)."""
 
@@ -105,7 +116,11 @@ def _validation_text(v: Validation) -> str:
 
 def _build_text(result: BuildResult) -> str:
     run, parts = result.run, []
-    if run.validation is not None and not run.validation.conforms:
+    if run.compiled is not None and run.compiled.waived:
+        prefix = f"{REPOSITORY_ONTOLOGY}/"
+        parts.append(f"{len(run.compiled.waived)} violation(s) waived by a compliance override:")
+        parts += [f"  - waived: {common.violation_line(v, prefix)}" for v in run.compiled.waived]
+    elif run.validation is not None and not run.validation.conforms:
         parts.append(common.validation_text(run.validation, f"{REPOSITORY_ONTOLOGY}/", ""))
     if run.golden is not None and not run.golden.ok:
         parts.append(common.golden_text(run.golden))
@@ -146,8 +161,15 @@ BUILD: Table[BuildResult] = {
     "json": _line(common.build_json),
 }
 KEYPAIR: Table[KeyPair] = {"text": _line(common.keypair_text)}
-TRUSTED_KEY: Table[TrustedKey] = {"text": _line(common.trusted_key_text)}
-RECEIPT_VERDICT: Table[ReceiptVerdict] = {
+TRUST_CHANGE: Table[TrustChange] = {
+    "text": _line(trust.change_text),
+    "json": _json(trust.change_dict),
+}
+TRUST_LIST: Table[TrustListing] = {
+    "text": _line(trust.listing_text),
+    "json": _json(trust.listing_dict),
+}
+RECEIPT_VERDICT: Table[StatementVerdict] = {
     "text": _line(audit.verdict_text),
     "json": _json(audit.verdict_dict),
 }
@@ -186,9 +208,9 @@ DIFF: Table[DiffReport] = {
     "json": _line(diff.diff_json),
     "markdown": diff.diff_markdown,
 }
-APPROVAL: Table[Approval] = {
-    "text": _line(common.approval_text),
-    "json": _json(common.approval_dict),
+APPROVAL: Table[Approved] = {
+    "text": _line(lambda a: common.approval_text(a.approval, a.root, a.rejection)),
+    "json": _json(lambda a: common.approval_dict(a.approval, a.root, a.rejection)),
 }
 # Any `MuError`, in every format a command offers: a machine format as JSON,
 # a human one as text.

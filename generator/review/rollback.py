@@ -32,6 +32,7 @@ class RollbackResult:
     files: int
     enforcers_diff: TreeDiff  # from the A that was there before
     restored_sources: bool
+    warning: str | None = None  # the trust history's: nothing pinned the trust root
 
 
 def _check_subjects(receipt: StoredReceipt, files: dict[str, bytes]) -> None:
@@ -77,8 +78,10 @@ def rollback(
     *,
     output: Path | str | None = None,
     public_key_path: Path | None = None,
+    trust_root: str | None = None,
 ) -> RollbackResult:
-    """Verify the receipt, regenerate from its snapshot, prove every digest, write.
+    """Verify the receipt under the trust root (pinned by `trust_root`), regenerate from
+    its snapshot, prove every digest, write.
 
     `output` (checked by the path policy) receives A alone; without it A goes
     to `enforcers/` and the snapshot's sources are restored to `ontology/` and
@@ -86,15 +89,22 @@ def rollback(
     """
     target = layout.enforcers if output is None else output_directory(layout, output)
     verified = verified_snapshot(
-        layout, receipt_path, public_key_path=public_key_path, purpose="nothing was written"
+        layout,
+        receipt_path,
+        public_key_path=public_key_path,
+        purpose="nothing was written",
+        trust_root=trust_root,
     )
     receipt, snapshot = verified.receipt, verified.files
     with tempfile.TemporaryDirectory(prefix="mu-rollback-") as scratch:
-        files = compile_ontology(extract(snapshot, Path(scratch)).ontology).files
+        extracted = extract(snapshot, Path(scratch)).ontology
+        files = compile_ontology(extracted, waived=verified.waived).files
     _check_subjects(receipt, files)
     before = read_tree(target)
     write_tree_atomic(target, files)
     restore = output is None
     if restore:
         _restore_sources(layout, snapshot)
-    return RollbackResult(receipt, target, len(files), compare_trees(before, files), restore)
+    return RollbackResult(
+        receipt, target, len(files), compare_trees(before, files), restore, verified.warning
+    )

@@ -1,7 +1,9 @@
 """The two sides of `mu diff`: what a user names on the command line, made concrete.
 
 A side is a git ref, an ontology directory, a policy repository root or a
-receipt file. Whatever it is, it is materialised into its own fresh directory
+receipt file. A receipt side is evidence: `verify_receipt_sides` checks it
+against the repository's trust root (from the pin) before it is compared, as
+`mu replay` and `mu rollback` do. Whatever it is, it is materialised into its own fresh directory
 under a work directory as a repository layout (`ontology/`, `golden/`), so the
 rest of the diff compares two plain layouts and never touches the user's tree.
 `compile_side` then compiles a side in memory, once, however often it is compared.
@@ -17,11 +19,13 @@ from pathlib import Path
 from typing import Literal
 
 from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
+from generator.compile.validate import ViolationKey
 from generator.errors import CheckFailed, InputError, Problem
 from generator.layout import Layout, controls_dir, sorted_files
-from generator.provenance.pinned import snapshot_ref
-from generator.provenance.receipt import read_receipt
+from generator.provenance.pinned import receipt_waiver, refuse_unverified, snapshot_ref
+from generator.provenance.receipt import RECEIPT_TYPE, read_receipt
 from generator.provenance.snapshot import ROOTS, extract, read_snapshot, safe_path
+from generator.provenance.verify_receipt import Verifier
 from generator.run.golden import GoldenCase, load_suite
 
 SideKind = Literal["git", "directory", "receipt"]
@@ -39,6 +43,7 @@ class Side:
     spec: str
     kind: SideKind
     layout: Layout
+    waived: frozenset[ViolationKey] = frozenset()  # a receipt's override: what it lifted
 
 
 def _materialise(files: Mapping[str, bytes], target: Path) -> Layout:
@@ -143,6 +148,28 @@ def _receipt_layout(spec: str, path: Path, repo: Layout, target: Path) -> Layout
     return extract(files, target)
 
 
+def verify_receipt_sides(
+    repo: Layout,
+    specs: tuple[str, ...],
+    *,
+    trust_root: str | None = None,
+    public_key_path: Path | None = None,
+) -> str | None:
+    """Refuse (`CheckFailed`) any side that is a receipt file and does not verify under
+    this repository's trust root; the history's warning when one was checked unpinned.
+
+    Sides that are not files (git refs, directories) need no trust root.
+    """
+    receipts = [Path(spec) for spec in specs if Path(spec).is_file()]
+    if not receipts:
+        return None
+    verifier = Verifier(repo, trust_root=trust_root, public_key_path=public_key_path)
+    for path in receipts:
+        verdict = verifier.path(path, RECEIPT_TYPE)
+        refuse_unverified(verdict, path, "a diff compares only receipts that verify")
+    return verifier.warning
+
+
 def resolve_side(spec: str, repo: Layout, workdir: Path) -> Side:
     """Make `spec` concrete as a layout in a fresh directory under `workdir`.
 
@@ -155,7 +182,8 @@ def resolve_side(spec: str, repo: Layout, workdir: Path) -> Side:
     path = Path(spec)
     if path.is_file():
         target = Path(tempfile.mkdtemp(prefix="receipt-", dir=workdir))
-        return Side(spec, "receipt", _receipt_layout(spec, path, repo, target))
+        layout = _receipt_layout(spec, path, repo, target)
+        return Side(spec, "receipt", layout, receipt_waiver(repo, read_receipt(path)))
     if path.is_dir():
         if controls_dir(path).is_dir():
             sibling = path.parent / "golden"
@@ -192,7 +220,7 @@ class CompiledSide:
 def compile_side(side: Side) -> CompiledSide:
     """Compile a side and load its suite; a side that does not conform is `CheckFailed`."""
     try:
-        compiled = compile_ontology(side.layout.ontology)
+        compiled = compile_ontology(side.layout.ontology, waived=side.waived)
     except ValidationFailed as exc:
         violations = exc.report.violations
         raise CheckFailed(

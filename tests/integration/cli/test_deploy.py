@@ -48,6 +48,47 @@ def test_deploy_switch_and_switch_back(mu: Mu, built: Built, tmp_path: Path) -> 
     back = mu("deploy", "--switch-back", "--target", str(target), root=built.root)
     assert back.code == 0, back.err
     assert target.resolve().name.startswith("0001-")
+    # Receipt 1 is older than the chain's newest link: it runs, with a warning on record.
+    assert "warning: " in back.out and "older than the newest link of the chain" in back.out
+    record = json.loads((target.parent / "enforcers.deploy.json").read_text())
+    assert record["warnings"] and record["trust_root"]["version"] == 1
+
+
+def test_deploy_from_a_pinned_trust_root(mu: Mu, built: Built, tmp_path: Path) -> None:
+    from generator.layout import Layout
+    from generator.provenance.trusthistory import load_history
+
+    pin = load_history(Layout(built.root)).first.digest
+    target = tmp_path / "prod" / "enforcers"
+    unpinned = mu(
+        "deploy",
+        "--receipt",
+        str(built.receipt),
+        "--target",
+        str(target),
+        "--trust-root",
+        "0" * 64,
+        root=built.root,
+    )
+    assert unpinned.code == 1 and "is not a version of this repository's trust root" in (
+        unpinned.err
+    )
+    run = mu(
+        "deploy",
+        "--receipt",
+        str(built.receipt),
+        "--target",
+        str(target),
+        "--trust-root",
+        pin,
+        "--format",
+        "json",
+        root=built.root,
+    )
+    assert run.code == 0, run.err
+    assert "warning" not in run.err
+    result = json.loads(run.out)
+    assert result["trust_root"]["digest"] == pin and result["signed_by"] == ["release-bot"]
 
 
 def test_refused_deploy_is_exit_1_and_keeps_the_release(

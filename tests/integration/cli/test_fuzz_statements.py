@@ -51,6 +51,12 @@ HUGE_OBJECT = json.dumps({"k" * 10**5: [[["x"]]]})
 # entry may be absent, so removing one is not a malformation.
 MAPS = {("predicate", "controls"), ("predicate", "ontology", "files")}
 NULLABLE = {("predicate", "parent")}
+# Fields a statement made before trust roots lacks: without them a statement is well
+# formed, and refused for what it then is (`test_removed_claims_are_refused_by_the_root`).
+OPTIONAL = {
+    ("predicate", name) for name in ("repository", "trust_root", "signedAt", "approvals")
+} | {("predicate", "gates", "approvals")}
+OPTIONAL |= {("predicate", "approvals", "by", index, "identity") for index in (0, 1)}
 SNAPSHOT_PATH = ("predicate", "ontology", "snapshot", "path")
 
 
@@ -73,7 +79,9 @@ def _at(value: Any, path: FieldPath) -> Any:
 
 def _removable(path: FieldPath) -> bool:
     """A field of a fixed shape (not a list item, not a map entry, not the root)."""
-    return bool(path) and isinstance(path[-1], str) and path[:-1] not in MAPS
+    return (
+        bool(path) and isinstance(path[-1], str) and path[:-1] not in MAPS and path not in OPTIONAL
+    )
 
 
 def _json_kind(value: Any) -> str:
@@ -209,7 +217,8 @@ def test_a_malformed_link_is_named_and_reported_as_a_failed_link(mu: Mu, built: 
     sentence = "predicate field `ontology.snapshot.path` must be a string, found a number"
     diff = mu("diff", str(receipt), str(built.root / "ontology"), root=built.root)
     assert diff.code == 1
-    assert diff.err.startswith(f"error: receipt `{receipt.name}`: {sentence}\n"), diff.err
+    assert diff.err.startswith(f"error: receipt `{receipt}` does not verify (statement failed)")
+    assert f"- statement: {sentence}\n" in diff.err
     verdict = mu("verify-receipt", str(receipt), root=built.root)
     assert verdict.code == 1 and f"statement  FAIL  {sentence}" in verdict.out
     log = mu("log", "--format", "json", root=built.root)
@@ -223,6 +232,37 @@ def test_a_malformed_link_is_named_and_reported_as_a_failed_link(mu: Mu, built: 
         {k: d[k] for k in ("area", "where", "cause", "detail")}
         for d in json.loads(verify.out)["drifts"]
     ]
+
+
+def test_removed_claims_are_refused_by_the_root(mu: Mu, built: Built) -> None:
+    """Without `repository` and `trust_root` a statement claims to predate trust roots, which
+    only an adopted one may; without approvals a receipt fails their re-check; `signedAt`
+    is a claim a statement may leave out."""
+    chain = make_chain(built)
+    cases = {
+        ("repository", "trust_root"): ("repository", "not adopted by `mu trust migrate`"),
+        ("approvals",): ("approvals", "the receipt records no approvals"),
+        (): ("approvals", "records no passing approvals gate"),  # the gate, not the record
+    }
+    for names, (check, detail) in cases.items():
+        statement = copy.deepcopy(chain.statement)
+        for name in names:
+            del statement["predicate"][name]
+        if not names:
+            del statement["predicate"]["gates"]["approvals"]
+        receipt = chain.store(json.dumps(statement, sort_keys=True).encode())
+        run = mu("verify-receipt", str(receipt), root=built.root)
+        assert run.code == 1 and f"{check:<10} FAIL" in run.out and detail in run.out
+        assert mu("log", root=built.root).code == 1
+        scratch = built.root.parent / f"scratch-{len(names)}"
+        scratch.mkdir()
+        for name, args in commands(chain, receipt, scratch).items():
+            if name != "upgrade-check":  # it checks the generator, not the chain
+                assert_refused(name, mu(*args, root=built.root), f"without {names}")
+    statement = copy.deepcopy(chain.statement)
+    del statement["predicate"]["signedAt"]
+    receipt = chain.store(json.dumps(statement, sort_keys=True).encode())
+    assert mu("verify-receipt", str(receipt), root=built.root).code == 0
 
 
 def test_every_field_is_checked_when_read(mu: Mu, built: Built) -> None:

@@ -14,8 +14,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.chain import Built, Signed, change_threshold, receipts
-from tests.conftest import Run, mu_process
+from generator.provenance.keys import ensure_dev_key
+from tests.chain import Built, Signed, approve, change_threshold, ok, receipts
+from tests.chain import build as chain_build
+from tests.conftest import Run, copy_repo, mu_process
+from tests.resign import Statement, resign
 
 Mu = Callable[..., Run]
 
@@ -55,7 +58,12 @@ def test_a_signed_receipt_verifies_independently(mu: Mu, built: Built) -> None:
 
     predicate = statement["predicate"]
     assert predicate["parent"] is None and predicate["sequence"] == 1
-    assert predicate["gates"] == {"determinism": "PASS", "golden": "PASS", "ontology": "PASS"}
+    assert predicate["gates"] == {
+        "approvals": "PASS",
+        "determinism": "PASS",
+        "golden": "PASS",
+        "ontology": "PASS",
+    }
     assert predicate["golden"]["failed"] == 0 and predicate["golden"]["total"] > 100
     digest = hashlib.sha256(payload).hexdigest()
     assert path.name == f"0001-{digest[:12]}.json"
@@ -186,48 +194,267 @@ def test_a_receipt_removed_from_the_middle_breaks_the_chain(mu: Mu, built_three:
     assert log.code == 1 and "NOT all verified" in log.out
 
 
-def test_untrusted_signer_is_refused(mu: Mu, signed: Signed, tmp_path: Path) -> None:
-    other = tmp_path / "keys" / "intruder.pem"
-    assert mu("keygen", "--out", str(other), root=signed.root).code == 0
-    run = mu("build", "--sign-key", str(other), "--format", "json", root=signed.root)
-    path = Path(json.loads(run.out)["receipt"])
-    verdict = mu("verify-receipt", str(path), root=signed.root)
+def next_link(built: Built, key: Path, change: Callable[[Statement], None] | None = None) -> Path:
+    """The newest receipt made into the next link of the chain, signed by `key`."""
+    newest = built.receipts[-1]
+    sequence = len(built.receipts) + 1
+    copy = newest.with_name(f"{sequence:04d}-copy.json")
+    shutil.copy(newest, copy)
+    parent = digest_of(newest)
+
+    def link(statement: Statement) -> None:
+        statement["predicate"]["sequence"] = sequence
+        statement["predicate"]["parent"] = parent
+        if change is not None:
+            change(statement)
+
+    return resign(copy, key, link)
+
+
+def digest_of(receipt: Path) -> str:
+    return hashlib.sha256(base64.b64decode(json.loads(receipt.read_bytes())["payload"])).hexdigest()
+
+
+def test_an_untrusted_key_is_named_and_a_public_key_never_trusts_it(
+    mu: Mu, built: Built, tmp_path: Path
+) -> None:
+    # The issue's dev-key deploy: a link signed by the development key, with its `.pub`.
+    _, dev = ensure_dev_key()
+    forged = next_link(built, dev)
+    verdict = mu("verify-receipt", str(forged), root=built.root)
     assert verdict.code == 1
-    assert "does not name" in verdict.out
-    # ...but its signature is sound when checked against its own public key.
-    alone = mu("verify-receipt", str(path), "--public-key", f"{other}.pub", root=signed.root)
-    assert alone.code == 0
+    assert "trust      FAIL" in verdict.out and "untrusted key" in verdict.out
+    pub = Path(f"{dev}.pub")
+    narrowed = mu("verify-receipt", str(forged), "--public-key", str(pub), root=built.root)
+    assert narrowed.code == 1 and "untrusted key" in narrowed.out
+    target = tmp_path / "prod" / "enforcers"
+    run = mu(
+        "deploy",
+        "--receipt",
+        str(forged),
+        "--target",
+        str(target),
+        "--public-key",
+        str(pub),
+        root=built.root,
+    )
+    assert run.code == 1 and "trust failed" in run.err
+    assert "--public-key" not in run.err  # no refusal suggests bypassing the root
+    assert not target.exists()
+    log = mu("log", root=built.root)
+    assert log.code == 1 and "untrusted key" in log.out
+    replayed = mu("replay", "--receipt", str(forged), "--public-key", str(pub), root=built.root)
+    assert replayed.code == 1
 
 
-@pytest.mark.slow  # `mu build` runs the determinism gate in a child process
-def test_development_key_signs_but_says_it_is_untrusted(mu: Mu, repo: Path) -> None:
+def test_development_builds_sign_nothing(mu: Mu, repo: Path) -> None:
     run = mu("build", root=repo)
-    assert run.code == 0
-    assert "NOT trusted" in run.out
-    [path] = receipts(repo)
-    assert mu("verify-receipt", str(path), root=repo).code == 1
+    assert run.code == 0 and "NOTHING WAS SIGNED" in run.out
+    assert receipts(repo) == []
+
+
+def other_repository(mu: Mu, built: Built, tmp_path: Path) -> Path:
+    """A receipt of another repository whose trust root trusts the same release key."""
+    other = copy_repo(tmp_path / "other")
+    root_key = tmp_path / "other-keys" / "root.pem"
+    root_key.parent.mkdir()
+    ok(mu("keygen", "--out", str(root_key)))
+    ok(
+        mu(
+            "trust",
+            "init",
+            "--root-key",
+            str(root_key),
+            "--repository",
+            "acme/other-policy",
+            root=other,
+        )
+    )
+    ok(
+        mu(
+            "trust",
+            "add",
+            str(built.pub),
+            "--role",
+            "release",
+            "--identity",
+            "release-bot",
+            root=other,
+        )
+    )
+    ok(
+        mu(
+            "trust",
+            "add",
+            f"{built.compliance[0]}.pub",
+            "--role",
+            "compliance",
+            "--identity",
+            "alice",
+            root=other,
+        )
+    )
+    ok(mu("trust", "sign", "--key", str(root_key), root=other))
+    signed = Signed(other, built.key, built.pub, root_key, built.compliance)
+    return chain_build(mu, signed)
+
+
+def test_a_receipt_of_another_repository_is_refused(mu: Mu, built: Built, tmp_path: Path) -> None:
+    foreign = other_repository(mu, built, tmp_path)
+    assert mu("verify-receipt", str(foreign), root=foreign.parent.parent).code == 0
+    refusal = "made for repository `acme/other-policy`, not `acme/payments-policy`"
+    verdict = mu("verify-receipt", str(foreign), root=built.root)
+    assert verdict.code == 1 and refusal in verdict.out
+    assert "not a link of this repository's chain" in verdict.out
+    replayed = mu("replay", "--receipt", str(foreign), root=built.root)
+    assert replayed.code == 1 and refusal in replayed.out
+    target = tmp_path / "prod" / "enforcers"
+    deployed = mu("deploy", "--receipt", str(foreign), "--target", str(target), root=built.root)
+    assert deployed.code == 1 and refusal in deployed.err
+    assert not target.exists()
+
+
+def test_deleted_approvals_fail_every_check_by_name(mu: Mu, built: Built, tmp_path: Path) -> None:
+    shutil.rmtree(built.root / "receipts" / "approvals")
+    missing = "by `alice` is missing"
+    verdict = mu("verify-receipt", str(built.receipt), root=built.root)
+    assert verdict.code == 1 and "approvals  FAIL" in verdict.out and missing in verdict.out
+    log = mu("log", root=built.root)
+    assert log.code == 1 and missing in log.out
+    report = mu("verify", "--format", "json", root=built.root)
+    assert report.code == 1
+    drifts = json.loads(report.out)["drifts"]
+    assert any(d["cause"] == "approvals" and missing in d["detail"] for d in drifts)
+    target = tmp_path / "prod" / "enforcers"
+    deployed = mu(
+        "deploy", "--receipt", str(built.receipt), "--target", str(target), root=built.root
+    )
+    assert deployed.code == 1 and missing in deployed.err
+
+
+def test_only_an_auditor_key_signs_an_audit(mu: Mu, built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "statement.json"
+    for key in (built.key, built.compliance[0]):  # release and compliance keys
+        run = mu(
+            "replay",
+            "--receipt",
+            str(built.receipt),
+            "--sign-key",
+            str(key),
+            "--statement-out",
+            str(out),
+            root=built.root,
+        )
+        assert run.code == 1 and "is not trusted for auditor" in run.err
+    assert not (built.root / "receipts" / "audits").exists() and not out.exists()
+
+
+def test_every_kind_of_statement_verifies_against_its_role(
+    mu: Mu, built: Built, tmp_path: Path
+) -> None:
+    repo = built.root
+    ana = tmp_path / "keys" / "ana.pem"
+    ok(mu("keygen", "--out", str(ana)))
+    ok(mu("trust", "add", f"{ana}.pub", "--role", "auditor", "--identity", "ana", root=repo))
+    ok(mu("trust", "sign", "--key", str(built.root_key), root=repo))
+    # Audit: the auditor's signed replay; Upgrade: the release key's upgrade check.
+    replayed = ok(
+        mu(
+            "replay",
+            "--receipt",
+            str(built.receipt),
+            "--sign-key",
+            str(ana),
+            "--format",
+            "json",
+            root=repo,
+        )
+    )
+    audit = Path(json.loads(replayed.out)["audit_receipt"])
+    upgrade = ok(mu("upgrade-check", "--sign-key", str(built.key), "--format", "json", root=repo))
+    upgraded = Path(json.loads(upgrade.out)["receipt"])
+    # Rejection, and its Override: the operator may approve what it executes.
+    roles = repo / "ontology" / "controls" / "roles.ttl"
+    text = roles.read_text(encoding="utf-8")
+    operator = '    rdfs:label "treasury operator" ;\n'
+    roles.write_text(text.replace(operator, operator + "    mu:mayApprove ex:WireTransfer ;\n"))
+    failed = mu("build", "--sign-key", str(built.key), "--format", "json", root=repo)
+    assert failed.code == 1
+    rejection = repo / json.loads(failed.out)["rejection"]
+    overridden = ok(
+        mu(
+            "approve",
+            "--override",
+            str(rejection),
+            "--key",
+            str(built.compliance[0]),
+            "--format",
+            "json",
+            root=repo,
+        )
+    )
+    override = repo / json.loads(overridden.out)["approval"]
+    [approval] = (repo / "receipts" / "approvals").glob("[0-9a-f]*-*-*.json")
+    statements = {
+        "Receipt": (built.receipt, "release-bot"),
+        "Approval": (approval, "alice"),
+        "Rejection": (rejection, "release-bot"),
+        "Override": (override, "alice"),
+        "Audit": (audit, "ana"),
+        "Upgrade": (upgraded, "release-bot"),
+        "TrustRoot": (repo / "receipts" / "trust" / "3.json", "root"),
+    }
+    for kind, (path, who) in statements.items():
+        run = mu("verify-receipt", str(path), "--format", "json", root=repo)
+        assert run.code == 0, (kind, run.out)
+        verdict = json.loads(run.out)
+        assert verdict["kind"] == kind and verdict["signers"] == [who], verdict
+        assert "trusting this repository's own trust root" in run.err
+    # Checked against the wrong role, each fails: an approval re-signed by the release key.
+    copy = approval.with_name("copy-of-approval.json")
+    shutil.copy(approval, copy)
+    wrong = resign(copy, built.key, lambda s: None)
+    run = mu("verify-receipt", str(wrong), root=repo)
+    assert run.code == 1 and "0/1 `compliance` signature(s)" in run.out
+    assert "`release-bot` holds only release" in run.out
+    wrong.unlink()
+    # mu log shows them all, in order, with names and times; and exit 1 on none.
+    log = ok(mu("log", "--format", "json", root=repo))
+    events = json.loads(log.out)["events"]
+    kinds = [e["kind"] for e in events]
+    assert set(kinds) == {*statements, "TrustRoot"}
+    assert kinds.index("Approval") < kinds.index("Receipt") < kinds.index("Audit")
+    assert kinds.index("Rejection") < kinds.index("Override")
+    receipt = next(e for e in events if e["kind"] == "Receipt")
+    assert receipt["signers"] == ["release-bot"] and receipt["approvers"] == ["alice"]
+    assert receipt["signed_at"] and receipt["gates"]["approvals"] == "PASS"
+    text = ok(mu("log", root=repo)).out
+    assert "Rejection" in text and "Override" in text and "Audit" in text
+    assert "signed by `ana`" in text
+    markdown = ok(mu("log", "--format", "markdown", root=repo)).out
+    assert "| 1 | Receipt |" in markdown and "| ana (v3) |" in markdown
 
 
 def test_a_different_generator_pin_is_refused(mu: Mu, built: Built) -> None:
-    """A receipt, validly signed by the release key, that pins another generator."""
-    from generator.hashing import canonical_json
-    from generator.provenance.dsse import Envelope
-    from generator.provenance.keys import keyid_of, load_private_key
-    from generator.provenance.receipt import receipt_name
-    from generator.provenance.signing import Signer
+    """A receipt, validly signed by the release key and approved by compliance under the
+    generator it names, that pins another generator."""
+    other = {"name": "mu", "version": "0.0.9", "source_sha256": "0" * 64}
 
-    path = built.receipt
-    envelope = Envelope.from_json(path.read_bytes(), str(path))
-    statement = json.loads(envelope.payload)
-    statement["predicate"]["generator"]["source_sha256"] = "0" * 64
-    statement["predicate"]["generator"]["version"] = "0.0.9"
-    payload = canonical_json(statement)
-    key = load_private_key(built.key)
-    resigned = Signer(key, keyid_of(key.public_key()), built.key, False).sign(payload)
-    path.unlink()
-    path = path.with_name(receipt_name(1, hashlib.sha256(payload).hexdigest()))
-    path.write_bytes(resigned.to_json())
-    assert mu("verify-receipt", str(path), root=built.root).code == 0
+    def pin(statement: Statement) -> None:
+        statement["predicate"]["generator"] = other
+
+    [approval] = (built.root / "receipts" / "approvals").glob("*.json")
+    approved = resign(approval, built.compliance[0], pin)
+    path = resign(
+        built.receipt,
+        built.key,
+        lambda s: (
+            pin(s),
+            s["predicate"]["approvals"]["by"][0].update(statement=digest_of(approved)),
+        ),
+    )
+    run = mu("verify-receipt", str(path), root=built.root)
+    assert run.code == 0, run.out
     run = mu("replay", "--receipt", str(path), root=built.root)
     assert run.code == 1
     assert "made by mu 0.0.9" in run.err and "install mu 0.0.9" in run.err
@@ -270,14 +497,33 @@ def test_failed_gate_writes_a_signed_rejection_and_no_enforcers(mu: Mu, signed: 
     assert receipts(signed.root) == []
 
 
-def test_builds_in_two_processes_give_identical_payloads(signed: Signed, tmp_path: Path) -> None:
+def test_builds_in_two_processes_give_identical_payloads(
+    mu: Mu, signed: Signed, tmp_path: Path
+) -> None:
+    approve(mu, signed)
     twin = tmp_path / "twin"
     shutil.copytree(signed.root, twin)
+    # The signing-time claim is the one input from outside: fixed, as reproducible builds do.
+    epoch = {"SOURCE_DATE_EPOCH": "1767225600"}
     a = mu_process(
-        "build", "--sign-key", str(signed.key), "--format", "json", cwd=signed.root, seed="1"
+        "build",
+        "--sign-key",
+        str(signed.key),
+        "--format",
+        "json",
+        cwd=signed.root,
+        seed="1",
+        extra_env=epoch,
     )
     b = mu_process(
-        "build", "--sign-key", str(signed.key), "--format", "json", cwd=twin, seed="987654"
+        "build",
+        "--sign-key",
+        str(signed.key),
+        "--format",
+        "json",
+        cwd=twin,
+        seed="987654",
+        extra_env=epoch,
     )
     assert a.code == 0 and b.code == 0, a.err + b.err
     pa = signed.root / json.loads(a.out)["receipt"]

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.provenance.keys import generate_keypair
-from tests.chain import Mu
-from tests.conftest import copy_repo
+from tests.chain import Mu, Signed
 
 
-def test_approve_into_an_unwritable_approvals_folder(mu: Mu, tmp_path: Path) -> None:
-    root = copy_repo(tmp_path / "repo")
-    (root / "receipts").mkdir()
+def test_approve_into_an_unwritable_approvals_folder(mu: Mu, signed: Signed) -> None:
+    root = signed.root
     (root / "receipts" / "approvals").write_text("not a directory\n")
-    pair = generate_keypair(tmp_path / "keys" / "compliance.pem")
-    run = mu("approve", "--key", str(pair.private_path), root=root)
+    run = mu("approve", "--key", str(signed.compliance[0]), root=root)
     assert run.code == 2, run.out + run.err
     assert "approvals" in run.err and "Traceback" not in run.err
 
@@ -31,14 +27,14 @@ def test_keygen_into_an_unwritable_place(mu: Mu, tmp_path: Path) -> None:
     assert "blocker" in run.err and "Traceback" not in run.err
 
 
-def test_a_receipts_folder_linked_outside_is_refused(mu: Mu, tmp_path: Path) -> None:
-    root = copy_repo(tmp_path / "repo")
+def test_a_receipts_folder_linked_outside_is_refused(
+    mu: Mu, signed: Signed, tmp_path: Path
+) -> None:
+    root = signed.root
     outside = tmp_path / "outside"
     outside.mkdir()
-    (root / "receipts").mkdir()
     (root / "receipts" / "approvals").symlink_to(outside)
-    pair = generate_keypair(tmp_path / "keys" / "compliance.pem")
-    run = mu("approve", "--key", str(pair.private_path), root=root)
+    run = mu("approve", "--key", str(signed.compliance[0]), root=root)
     assert run.code == 2, run.out + run.err
     assert "outside the repository" in run.err
     assert list(outside.iterdir()) == []

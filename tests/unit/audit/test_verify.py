@@ -107,3 +107,24 @@ def test_a_broken_chain_is_drift(mu: Mu, built: Built) -> None:
     code, report = verify(mu, built)
     assert code == 1
     assert any(d["area"] == "chain" and d["cause"] == "signature" for d in report["drifts"])
+
+
+def test_an_untrusted_link_is_a_trust_drift_and_the_pin_is_reported(
+    mu: Mu, built: Built, tmp_path: Path
+) -> None:
+    from generator.layout import Layout
+    from generator.provenance.trusthistory import load_history
+    from tests.resign import resign
+
+    pin = load_history(Layout(built.root)).first.digest
+    code, report = verify(mu, built, "--trust-root", pin)
+    assert code == 0, report
+    assert report["warning"] is None
+    assert any("verified from the pin" in line for line in report["summary"])
+    stranger = tmp_path / "stranger.pem"
+    assert mu("keygen", "--out", str(stranger)).code == 0
+    forged = resign(built.receipt, stranger, lambda s: None)
+    code, report = verify(mu, built)
+    assert code == 1 and report["warning"] is not None
+    drifts = [(d["where"], d["cause"]) for d in report["drifts"] if d["area"] == "chain"]
+    assert (forged.name, "trust") in drifts and (forged.name, "signature") in drifts

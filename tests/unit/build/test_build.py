@@ -15,7 +15,7 @@ import pytest
 from generator.build import build as build_module
 from generator.files import read_tree
 from generator.hashing import tree_digest
-from tests.chain import Built, Mu, change_threshold, receipts
+from tests.chain import Built, Mu, approve, change_threshold, receipts
 from tests.conftest import REPO
 
 OLD = '"vendor payments over 1,000,000.00 USD need the CFO"'
@@ -63,6 +63,7 @@ def test_a_build_that_cannot_write_its_receipt_leaves_enforcers_alone(
 ) -> None:
     before = read_tree(built.root / "enforcers")
     change_threshold(built.root, OLD, NEW)
+    approve(mu, built)
 
     def refuse(*_: object) -> Path:
         raise PermissionError(13, "Permission denied", str(built.root / "receipts"))
@@ -94,6 +95,7 @@ def test_a_killed_build_never_leaves_enforcers_newer_than_the_chain(
     mu: Mu, built: Built, point: str
 ) -> None:
     change_threshold(built.root, OLD, NEW)
+    approve(mu, built)
     code = run_child(built.root, built.key, point, "kill")
     assert code == -signal.SIGKILL
     on_disk = tree_digest(read_tree(built.root / "enforcers"))
@@ -111,6 +113,7 @@ def test_a_killed_build_never_leaves_enforcers_newer_than_the_chain(
 def test_a_terminated_build_cleans_up_and_records_nothing(mu: Mu, built: Built) -> None:
     before = read_tree(built.root / "enforcers")
     change_threshold(built.root, OLD, NEW)
+    approve(mu, built)
     code = run_child(built.root, built.key, "_before_commit", "term")
     assert code == 128 + signal.SIGTERM
     assert read_tree(built.root / "enforcers") == before

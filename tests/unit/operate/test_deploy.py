@@ -38,8 +38,9 @@ from generator.operate.deploy import (
 )
 from generator.provenance.dsse import Envelope
 from generator.provenance.keys import generate_keypair
-from generator.provenance.receipt import read_receipt
+from generator.provenance.receipt import read_receipt, receipt_name
 from generator.provenance.signing import Signer, resolve_signer
+from generator.provenance.trusthistory import load_history
 from tests.chain import ChainTemplates
 from tests.conftest import REPO
 
@@ -299,7 +300,8 @@ def test_a_receipt_that_does_not_verify_is_refused(chain: Chain, tmp_path: Path)
     other = generate_keypair(tmp_path / "keys" / "other.pem")
     with pytest.raises(CheckFailed) as wrong_key:
         deploy(chain.layout, chain.second, target, public_key_path=other.public_path)
-    assert "does not verify: signature, trust failed" in wrong_key.value.message
+    # `--public-key` narrows: the receipt must also carry that key's signature.
+    assert "does not verify: signature failed" in wrong_key.value.message
     assert not target.exists() and not releases_dir(target).exists()
 
 
@@ -325,13 +327,19 @@ def test_enforcers_that_differ_are_regenerated_from_the_snapshot(
     assert (root / "enforcers" / "extra.py").exists()  # deploy never rewrites the repository
 
 
-def forge(chain: Chain, out: Path, change: Any) -> Path:
-    """A receipt validly signed by the release key over an altered statement."""
+def forge(chain: Chain, root: Path, change: Any, key: Path | None = None) -> Path:
+    """Link 3 of a copy of the chain at `root`: receipt 1's statement, altered by `change`,
+    signed by the release key (or `key`)."""
+    shutil.copytree(chain.root, root)
     envelope = Envelope.from_json(chain.first.read_bytes(), str(chain.first))
     statement = json.loads(envelope.payload)
+    statement["predicate"]["sequence"] = 3
+    statement["predicate"]["parent"] = read_receipt(chain.second).digest
     change(statement)
-    signer = resolve_signer(chain.layout, chain.key)
-    signed = Signer(signer.key, signer.keyid, chain.key, False).sign(canonical_json(statement))
+    signer = resolve_signer(chain.layout, key or chain.key)
+    payload = canonical_json(statement)
+    signed = Signer(signer.key, signer.keyid, chain.key, False).sign(payload)
+    out = root / "receipts" / receipt_name(3, hashlib.sha256(payload).hexdigest())
     out.write_bytes(signed.to_json())
     return out
 
@@ -344,10 +352,10 @@ def test_regenerated_bytes_that_differ_from_the_receipt_are_refused(
             if subject["name"] == f"enforcers/{CHANGED}":
                 subject["digest"]["sha256"] = "0" * 64
 
-    forged = forge(chain, tmp_path / "forged.json", zero_one_digest)
+    forged = forge(chain, tmp_path / "repo", zero_one_digest)
     target = tmp_path / "enforcers"
     with pytest.raises(CheckFailed) as refused:
-        deploy(chain.layout, forged, target)
+        deploy(Layout(tmp_path / "repo"), forged, target)
     assert f"`{CHANGED}`" in refused.value.message
     assert [p.where for p in refused.value.problems] == [CHANGED]
     assert not target.exists()
@@ -419,3 +427,86 @@ def test_the_health_check_child_prints_one_json_verdict(chain: Chain, tmp_path: 
     assert any("dispatch.py" in p for p in sick["manifest"]["problems"])
     assert not list(broken.rglob("__pycache__"))  # the child writes no bytecode
     assert run_health(str(broken))[0] == 2
+
+
+# --- the trust root: nothing deploys that does not verify under it ----------------------
+
+
+def test_a_receipt_signed_by_a_key_outside_the_root_never_deploys(
+    chain: Chain, tmp_path: Path
+) -> None:
+    dev = generate_keypair(tmp_path / "keys" / "dev.pem")
+    forged = forge(chain, tmp_path / "repo", lambda s: None, key=dev.private_path)
+    target = tmp_path / "enforcers"
+    for public_key in (None, dev.public_path):
+        with pytest.raises(CheckFailed) as refused:
+            deploy(Layout(tmp_path / "repo"), forged, target, public_key_path=public_key)
+        assert "trust" in refused.value.message
+        assert any("untrusted key" in p.message for p in refused.value.problems)
+        assert "--public-key" not in (refused.value.hint or "")
+    assert not target.exists()
+
+
+def test_deleted_approvals_stop_a_deploy_and_a_switch_back(chain: Chain, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(chain.root, root)
+    layout = Layout(root)
+    first, second = (root / "receipts" / p.name for p in (chain.first, chain.second))
+    target = tmp_path / "enforcers"
+    deploy(layout, first, target)
+    deploy(layout, second, target)
+    shutil.rmtree(layout.approvals)
+    with pytest.raises(CheckFailed) as refused:
+        rollback_deploy(layout, target)
+    assert "approvals failed" in refused.value.message
+    assert any("by `alice` is missing" in p.message for p in refused.value.problems)
+    assert resolves_to(target).startswith("0002-")
+    other = tmp_path / "other" / "enforcers"
+    with pytest.raises(CheckFailed, match="approvals failed"):
+        deploy(layout, second, other)
+
+
+def test_an_older_link_deploys_with_a_warning_kept_in_the_record(
+    chain: Chain, tmp_path: Path
+) -> None:
+    target = tmp_path / "enforcers"
+    result = deploy(chain.layout, chain.first, target, now=clock)
+    assert result.changed
+    [warning] = result.warnings
+    assert f"older than the newest link of the chain (`{chain.second.name}`" in warning
+    record = read_record(target)
+    assert record is not None and record["warnings"] == [warning]
+    newest = deploy(chain.layout, chain.second, target, now=clock)
+    assert newest.warnings == ()
+    assert read_record(target)["warnings"] == []  # type: ignore[index]
+
+
+def test_a_target_keeps_the_trust_root_it_was_first_deployed_under(
+    chain: Chain, tmp_path: Path
+) -> None:
+    target = tmp_path / "enforcers"
+    history = load_history(chain.layout)
+    result = deploy(chain.layout, chain.first, target)
+    assert result.trust_root == history.first.ref() and result.trust_root["version"] == 1
+    assert result.trust_warning is not None  # the first deploy trusted the repository's root
+    record = read_record(target)
+    assert record is not None and record["trust_root"] == history.first.ref()
+    # Later deploys verify from the recorded pin, so nothing warns.
+    again = deploy(chain.layout, chain.second, target)
+    assert again.trust_warning is None and again.trust_root == history.first.ref()
+    # A root that no longer reaches the recorded pin (it was replaced) deploys nothing.
+    record = read_record(target)
+    assert record is not None
+    record["trust_root"] = {"version": 1, "digest": "f" * 64}
+    record_path(target).write_text(json.dumps(record), encoding="utf-8")
+    for attempt in (
+        lambda: deploy(chain.layout, chain.first, target),
+        lambda: deploy(chain.layout, chain.first, target, trust_root=history.first.digest),
+        lambda: rollback_deploy(chain.layout, target),
+    ):
+        with pytest.raises(CheckFailed) as refused:
+            attempt()
+        assert "first deployed under trust root version 1 (sha256 ffffffffffff" in (
+            refused.value.message
+        )
+    assert resolves_to(target).startswith("0002-")

@@ -104,7 +104,12 @@ def test_miscompiled_comparison_is_a_generator_defect(
     signed: Signed, mutant_install: dict[str, str]
 ) -> None:
     minimal_golden(signed.root)
-    # The defect ships: a defective mu builds, and the small suite does not catch it.
+    # The defect ships: compliance approves under the defective mu (an approval binds the
+    # generator), which builds, and the small suite does not catch it.
+    approved = mu_process(
+        "approve", "--key", str(signed.compliance[0]), cwd=signed.root, extra_env=mutant_install
+    )
+    assert approved.code == 0, approved.out + approved.err
     built = mu_process(
         "build",
         "--sign-key",

@@ -3,6 +3,7 @@ cases when the generator's threshold comparison is altered (`>` to `>=`)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from collections.abc import Callable
@@ -23,7 +24,29 @@ def test_unchanged_generator_is_equivalent(mu: Mu, built: Built) -> None:
     assert report["equivalent"] is True and report["differences"] == []
     assert report["cases"] > 300
     assert report["modules"]["changed"] == []
-    assert Path(report["receipt"]).parent.name == "upgrades"
+    # Without a key it is a report only: nothing written, never the development key.
+    assert report["receipt"] is None and report["signed"] is False
+    assert not (built.root / "receipts" / "upgrades").exists()
+    assert "report only" in mu("upgrade-check", root=built.root).out
+
+
+def test_the_upgrade_receipt_is_signed_by_a_release_key_under_the_trust_root(
+    mu: Mu, built: Built
+) -> None:
+    refused = mu("upgrade-check", "--sign-key", str(built.compliance[0]), root=built.root)
+    assert refused.code == 1 and "not trusted for release in trust root version 2" in refused.err
+    assert not (built.root / "receipts" / "upgrades").exists()
+    run = mu("upgrade-check", "--sign-key", str(built.key), "--format", "json", root=built.root)
+    assert run.code == 0, run.out + run.err
+    report = json.loads(run.out)
+    receipt = Path(report["receipt"])
+    assert receipt.parent.name == "upgrades" and report["signed_by"] == "release-bot"
+    statement = json.loads(base64.b64decode(json.loads(receipt.read_bytes())["payload"]))
+    assert statement["predicateType"] == "urn:mu:v1#Upgrade"
+    predicate = statement["predicate"]
+    assert predicate["repository"] == "acme/payments-policy"
+    assert predicate["trust_root"]["version"] == 2 and predicate["signedAt"]
+    assert predicate["equivalent"] is True
 
 
 def test_altered_threshold_comparison_is_caught(mu: Mu, repo: Path, mutant_generator: None) -> None:

@@ -155,10 +155,13 @@ def test_well_formed_statements_have_no_problems() -> None:
     # Fields no consumer reads may be added by a later mu.
     extra = replaced(receipt_statement(), ("predicate", "signedAt"), "2024-01-01T00:00:00Z")
     assert statement_problems(extra) == ()
-    # Other kinds are checked as statements only, unless one kind is required.
+    # Every kind mu signs has a shape: an empty approval is not one of mu's.
     approval = {**receipt_statement(), "predicateType": "urn:mu:v1#Approval", "predicate": {}}
-    assert statement_problems(approval) == ()
+    assert [p.where for p in statement_problems(approval)] == ["predicate field `ontology`"]
     assert statement_problems(approval, RECEIPT_TYPE) != ()
+    # A kind mu does not sign is checked as a statement only.
+    other = {**receipt_statement(), "predicateType": "https://example.com/Other", "predicate": {}}
+    assert statement_problems(other) == ()
 
 
 def label(path: tuple[str | int, ...]) -> str:

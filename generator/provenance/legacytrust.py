@@ -1,14 +1,14 @@
-"""The trust policy, `receipts/trust.json`: which public keys may sign, in which role.
+"""The unsigned trust policy of mu before trust roots, read only to migrate it.
 
-A signature counts only when its key is listed here for the role at hand
-(SPEC §6). Loading is strict and reports every problem at once, because a
-trust file that is silently half-read would trust the wrong keys.
+Older repositories kept `receipts/trust.json` as a plain list of keys and
+roles. `mu trust migrate` reads it here, strictly, reporting every problem at
+once, and turns it into version 1 of a signed trust root (`trustedit.py`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from generator.errors import InputError, Location, Problem
-from generator.files import write_file_atomic
-from generator.provenance.keys import keyid_of, load_public_key, public_pem
+from generator.jsonread import DuplicateKey, loads_strict
+from generator.jsonshape import preview
+from generator.provenance.keys import keyid_of, public_pem
 
 ROLES = ("release", "compliance", "auditor")
 VERSION = 1
@@ -120,40 +121,6 @@ def load_trust(path: Path) -> TrustPolicy:
     return TrustPolicy(keys=tuple(keys[k] for k in sorted(keys)))
 
 
-def add_key(path: Path, public_key_path: Path, role: str, name: str | None = None) -> TrustedKey:
-    """Trust the key in `public_key_path` for `role`, writing `path` atomically.
-
-    A key already trusted gains the role (and the new name, when one is
-    given). `name` defaults to the public key file's name without `.pub`/`.pem`. Returns the entry
-    as written.
-    """
-    _check_role(role)
-    public_key = load_public_key(public_key_path)
-    if name is not None and not name.strip():
-        raise InputError("the key name is empty", hint="pass a name such as `release-bot`")
-    policy = load_trust(path)
-    keyid = keyid_of(public_key)
-    existing = policy.find(keyid)
-    if existing is None:
-        entry = TrustedKey(
-            keyid=keyid,
-            name=name if name is not None else default_name(public_key_path),
-            roles=(role,),
-            public_key_pem=public_pem(public_key),
-        )
-    else:
-        # Adding a role keeps the name people already know the key by, unless
-        # a new one is asked for explicitly.
-        entry = replace(
-            existing,
-            name=name if name is not None else existing.name,
-            roles=tuple(sorted({*existing.roles, role})),
-        )
-    others = tuple(k for k in policy.keys if k.keyid != keyid)
-    write_file_atomic(path, TrustPolicy(keys=(*others, entry)).to_json())
-    return entry
-
-
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
@@ -167,11 +134,17 @@ def _check_role(role: str) -> None:
 
 
 def _parse(data: bytes, path: Path) -> dict[str, Any]:
-    hint = "fix the JSON, or delete the file and re-add the keys with `mu trust add`"
+    hint = "fix the JSON by hand before `mu trust migrate` reads it"
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = loads_strict(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"trust policy `{path}` is not UTF-8", hint=hint) from None
+    except DuplicateKey as exc:
+        # json.loads would keep the last of two equal keys: an entry a reviewer
+        # reads as `"roles": ["auditor"]` could be trusted for release.
+        raise InputError(
+            f"trust policy `{path}` repeats the field `{preview(exc.key, 64)}`", hint=hint
+        ) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"trust policy `{path}` is not valid JSON: {_lower_first(exc.msg)} "
