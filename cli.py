@@ -30,20 +30,20 @@ from generator.operate.diagnose import diagnose
 from generator.operate.diagnose import write_case as write_golden_case
 from generator.operate.upgrade import upgrade_check
 from generator.paths import output_file
-from generator.provenance.approvals import approve, approve_override
+from generator.provenance.approvals import approve
 from generator.provenance.keys import generate_keypair, keygen_passphrase
+from generator.provenance.overrides import approve_override
 from generator.provenance.signing import resolve_signer
 from generator.provenance.trustedit import (
     TrustChange,
-    init_root,
     list_root,
-    migrate,
     propose_add,
     propose_policy,
     propose_remove,
     sign_proposal,
 )
 from generator.provenance.trusthistory import load_history
+from generator.provenance.trustinit import init_root, migrate
 from generator.provenance.trustroot import ROLES, Role
 from generator.provenance.verify_receipt import verify_receipt
 from generator.reports import tables

@@ -25,6 +25,7 @@ from typing import Any
 from generator.errors import InputError
 from generator.layout import Layout
 from generator.provenance.kinds import AuditPredicate, OverridePredicate
+from generator.provenance.predicates import ApprovalRef
 from generator.provenance.receipt import RECEIPT_NAME, StoredReceipt, load_receipt
 from generator.provenance.statement import (
     APPROVAL_TYPE,
@@ -33,7 +34,6 @@ from generator.provenance.statement import (
     RECEIPT_TYPE,
     REJECTION_TYPE,
     UPGRADE_TYPE,
-    ApprovalRef,
 )
 from generator.provenance.trusthistory import TrustHistory
 from generator.provenance.trustroot import TRUST_ROOT_TYPE, Role, RootMetadata, RootVersion

@@ -25,10 +25,12 @@ from generator.build.gates import run_gates
 from generator.files import compare_trees, read_tree
 from generator.hashing import sha256_hex
 from generator.layout import Layout
-from generator.provenance.approvals import made_under, override_violations
+from generator.provenance.approvals import made_under
 from generator.provenance.identity import GeneratorId, this_generator
 from generator.provenance.kinds import AuditPredicate
+from generator.provenance.overrides import override_violations
 from generator.provenance.pinned import check_generator_pin, snapshot_ref
+from generator.provenance.predicates import ReceiptPredicate
 from generator.provenance.receipt import (
     RECEIPT_TYPE,
     StoredReceipt,
@@ -38,7 +40,7 @@ from generator.provenance.receipt import (
 )
 from generator.provenance.signing import Authorised, Signer, authorise
 from generator.provenance.snapshot import extract, read_snapshot
-from generator.provenance.statement import AUDIT_TYPE, ReceiptPredicate
+from generator.provenance.statement import AUDIT_TYPE
 from generator.provenance.verdict import Check
 from generator.provenance.verify_receipt import StatementVerdict, Verifier
 

@@ -3,7 +3,7 @@
 `receipt_predicate` and `receipt_statement` are shared by `mu build` and
 `mu replay`: an auditor's replay recomputes exactly these bytes from the
 snapshot and compares them. Each predicate is a typed value
-(`generator.provenance.statement`) signed as canonical JSON of its `to_dict()`.
+(`generator.provenance.predicates`) signed as canonical JSON of its `to_dict()`.
 
 What the trust root's policy decided (`generator.build.policy`) comes in as
 values: the claims the statement is made under, the approvals and override
@@ -22,16 +22,7 @@ from generator.compile.pipeline import Compiled
 from generator.hashing import tree_digest
 from generator.provenance.claims import MadeUnder
 from generator.provenance.identity import GeneratorId
-from generator.provenance.receipt import (
-    RECEIPT_TYPE,
-    REJECTION_TYPE,
-    StoredReceipt,
-    change_since,
-    statement,
-    subjects,
-)
-from generator.provenance.snapshot import SnapshotRef
-from generator.provenance.statement import (
+from generator.provenance.predicates import (
     ApprovalsRecord,
     AttemptedOntology,
     BuiltOntology,
@@ -43,6 +34,15 @@ from generator.provenance.statement import (
     RejectionPredicate,
     ViolationRecord,
 )
+from generator.provenance.receipt import (
+    RECEIPT_TYPE,
+    REJECTION_TYPE,
+    StoredReceipt,
+    change_since,
+    statement,
+    subjects,
+)
+from generator.provenance.snapshot import SnapshotRef
 from generator.provenance.verdict import Check, Status
 from generator.run.golden import GoldenReport
 

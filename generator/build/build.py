@@ -31,6 +31,7 @@ from generator.layout import Layout
 from generator.paths import inside_repository
 from generator.provenance.approvals import made_under
 from generator.provenance.identity import GeneratorId, this_generator
+from generator.provenance.predicates import ReceiptPredicate
 from generator.provenance.receipt import (
     StoredReceipt,
     newest,
@@ -40,7 +41,6 @@ from generator.provenance.receipt import (
 )
 from generator.provenance.signing import Authorised, Signer
 from generator.provenance.snapshot import collect, write_snapshot
-from generator.provenance.statement import ReceiptPredicate
 from generator.provenance.verdict import Check
 
 

@@ -26,10 +26,11 @@ from dataclasses import dataclass, replace
 from generator.build.gates import GateRun, run_gates
 from generator.compile.validate import ViolationKey
 from generator.layout import Layout
-from generator.provenance.approvals import Tally, find_override, tally_approvals
+from generator.provenance.approvals import Tally, tally_approvals
 from generator.provenance.identity import GeneratorId
+from generator.provenance.overrides import find_override
+from generator.provenance.predicates import ApprovalsRecord, OverrideRecord
 from generator.provenance.signing import Authorised, Signer, authorise
-from generator.provenance.statement import ApprovalsRecord, OverrideRecord
 from generator.provenance.trusthistory import load_history
 from generator.provenance.verdict import Check
 

@@ -26,8 +26,9 @@ from generator.hashing import sha256_hex
 from generator.jsonread import DuplicateKey, loads_strict
 from generator.layout import Layout
 from generator.operate.boundary import boundary_cases
-from generator.provenance.approvals import made_under, override_violations
+from generator.provenance.approvals import made_under
 from generator.provenance.identity import this_generator
+from generator.provenance.overrides import override_violations
 from generator.provenance.receipt import newest, statement, store, subjects
 from generator.provenance.signing import Authorised, Signer, authorise
 from generator.provenance.statement import UPGRADE_TYPE

@@ -12,8 +12,8 @@ from pathlib import Path
 from generator.compile.validate import ViolationKey
 from generator.errors import CheckFailed, Problem
 from generator.layout import Layout
-from generator.provenance.approvals import override_violations
 from generator.provenance.identity import GeneratorId, this_generator
+from generator.provenance.overrides import override_violations
 from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
 from generator.provenance.snapshot import SnapshotRef, read_snapshot
 from generator.provenance.verify_receipt import StatementVerdict, verify_statement

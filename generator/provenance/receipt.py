@@ -4,7 +4,8 @@ This module builds the statement (a pure function of its inputs: no clock,
 host, user or randomness), reads receipts back strictly, and stores them.
 Signing and verification of envelopes live in `dsse.py`; the checks an
 auditor runs live in `verify_receipt.py`;
-the statements' types and shapes in `statement.py`.
+the statements' kinds and shapes in `statement.py`, their typed predicates
+in `predicates.py`.
 """
 
 from __future__ import annotations
@@ -23,19 +24,18 @@ from generator.jsonshape import json_type, preview
 from generator.layout import Layout
 from generator.paths import inside_repository
 from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file
-from generator.provenance.statement import MALFORMED_HINT as MALFORMED_HINT
-from generator.provenance.statement import RECEIPT_TYPE as RECEIPT_TYPE
-from generator.provenance.statement import REJECTION_TYPE as REJECTION_TYPE
-from generator.provenance.statement import STATEMENT_TYPE as STATEMENT_TYPE
-from generator.provenance.statement import (
+from generator.provenance.predicates import (
     Change,
     Predicate,
     ReceiptPredicate,
     RejectionPredicate,
-    describe,
-    statement_problems,
     typed_predicate,
 )
+from generator.provenance.statement import MALFORMED_HINT as MALFORMED_HINT
+from generator.provenance.statement import RECEIPT_TYPE as RECEIPT_TYPE
+from generator.provenance.statement import REJECTION_TYPE as REJECTION_TYPE
+from generator.provenance.statement import STATEMENT_TYPE as STATEMENT_TYPE
+from generator.provenance.statement import describe, statement_problems
 
 # `\Z`, not `$`: `$` also matches before a trailing newline in a file name.
 RECEIPT_NAME = re.compile(r"^([0-9]{4})-([0-9a-f]{12})\.json\Z")

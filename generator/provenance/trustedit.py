@@ -1,4 +1,5 @@
-"""Changing the trust root: `mu trust init|add|remove|policy|sign|migrate` (SPEC §7, §9).
+"""Changing the trust root: `mu trust add|remove|policy|sign|list` (SPEC §7, §9);
+version 1 is `trustinit.py`.
 
 Every change is a *proposal* of the next version, kept in
 `receipts/trust/proposed.json` while it collects signatures. It takes effect
@@ -21,8 +22,8 @@ from generator.layout import Layout
 from generator.paths import inside_repository
 from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
 from generator.provenance.keys import keyid_of, load_public_key, public_pem
-from generator.provenance.legacytrust import default_name, load_trust
-from generator.provenance.receipt import RECEIPT_NAME, chain_paths, payload_digest, store
+from generator.provenance.legacytrust import default_name
+from generator.provenance.receipt import RECEIPT_NAME, chain_paths, store
 from generator.provenance.signing import Signer, resolve_signer
 from generator.provenance.trusthistory import (
     TrustHistory,
@@ -31,7 +32,6 @@ from generator.provenance.trusthistory import (
     version_paths,
 )
 from generator.provenance.trustroot import (
-    REPOSITORY_ID,
     ROLES,
     Identity,
     Quorum,
@@ -76,11 +76,12 @@ def chain_head(layout: Layout) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _empty_roles() -> dict[Role, RoleKeys]:
+def empty_roles() -> dict[Role, RoleKeys]:
+    """Every role with no key and threshold 1: where version 1 starts from."""
     return {r: RoleKeys((), 1) for r in ROLES}
 
 
-def _checked(metadata: RootMetadata) -> RootMetadata:
+def checked(metadata: RootMetadata) -> RootMetadata:
     """Re-read `metadata` as a verifier would; a version nobody could satisfy is refused."""
     try:
         return RootMetadata.from_dict(metadata.to_dict(), "the proposal")
@@ -94,7 +95,7 @@ def _checked(metadata: RootMetadata) -> RootMetadata:
         ) from None
 
 
-def _merge(envelope: Envelope, signer: Signer) -> Envelope:
+def merge_signature(envelope: Envelope, signer: Signer) -> Envelope:
     """`envelope` with `signer`'s signature added (one per key, sorted by keyid)."""
     new = sign(PAYLOAD_TYPE, envelope.payload, signer.key).signatures[0]
     kept = tuple(s for s in envelope.signatures if s.keyid != new.keyid)
@@ -103,7 +104,8 @@ def _merge(envelope: Envelope, signer: Signer) -> Envelope:
     )
 
 
-def _unsigned(metadata: RootMetadata) -> Envelope:
+def unsigned(metadata: RootMetadata) -> Envelope:
+    """A proposal of `metadata` that no one has signed yet."""
     return Envelope(PAYLOAD_TYPE, metadata.statement(), ())
 
 
@@ -142,8 +144,8 @@ def _base(layout: Layout) -> tuple[RootMetadata, RootVersion]:
 def _write_proposal(
     layout: Layout, action: Action, detail: str, metadata: RootMetadata, previous: RootVersion
 ) -> TrustChange:
-    metadata = _checked(metadata)
-    envelope = _unsigned(metadata)
+    metadata = checked(metadata)
+    envelope = unsigned(metadata)
     path = inside_repository(layout, layout.trust_proposal)
     write_file_atomic(path, envelope.to_json())
     return TrustChange(
@@ -285,8 +287,8 @@ def sign_proposal(layout: Layout, key_path: Path) -> TrustChange:
             f"key `{signer.keyid[:12]}` is not a root key of the trust root or of the proposal",
             hint="only root identities sign trust-root versions; `mu trust list` shows them",
         )
-    envelope = _merge(proposal.envelope, signer)
-    return _settle(
+    envelope = merge_signature(proposal.envelope, signer)
+    return settle(
         layout,
         "sign",
         f"signed by `{_name(proposal, previous, signer)}`",
@@ -303,7 +305,7 @@ def _name(proposal: RootVersion, previous: RootVersion | None, signer: Signer) -
     return signer.keyid[:12]
 
 
-def _settle(
+def settle(
     layout: Layout,
     action: Action,
     detail: str,
@@ -330,151 +332,6 @@ def _settle(
     write_file_atomic(inside_repository(layout, layout.trust_file), envelope.to_json())
     layout.trust_proposal.unlink(missing_ok=True)
     return TrustChange(action, detail, metadata, own, prior, True, path)
-
-
-def _root_identities(signers: list[Signer]) -> dict[str, Identity]:
-    identities: dict[str, Identity] = {}
-    for s in signers:
-        name = default_name(s.path)
-        while name in identities:
-            name += "+"
-        identities[name] = Identity(name, {s.keyid: public_pem(s.key.public_key())})
-    return identities
-
-
-def _refuse_existing(layout: Layout) -> None:
-    if version_paths(layout) or layout.trust_proposal.exists():
-        raise InputError(
-            "this repository already has a trust root",
-            hint="change it with `mu trust add|remove|policy` and `mu trust sign`",
-        )
-
-
-def _repository(repository: str) -> str:
-    if not REPOSITORY_ID.match(repository):
-        raise InputError(
-            f"`{repository}` is not a repository id",
-            hint="use letters, digits and `._:/@-`, such as `acme/payments-policy`",
-        )
-    return repository
-
-
-def _first_version(
-    layout: Layout,
-    action: Action,
-    signers: list[Signer],
-    metadata: RootMetadata,
-    detail: str,
-) -> TrustChange:
-    metadata = _checked(metadata)
-    envelope = _unsigned(metadata)
-    for signer in signers:
-        envelope = _merge(envelope, signer)
-    return _settle(layout, action, detail, envelope, metadata, None)
-
-
-def _signers(layout: Layout, root_keys: list[Path]) -> list[Signer]:
-    if not root_keys:
-        raise InputError("no root key given", hint="pass `--root-key KEY` (a private key)")
-    signers = [resolve_signer(layout, p) for p in root_keys]
-    if len({s.keyid for s in signers}) != len(signers):
-        raise InputError("the same root key was given twice", hint="pass each key once")
-    return signers
-
-
-def init_root(
-    layout: Layout,
-    root_keys: list[Path],
-    repository: str,
-    *,
-    approvals: int = 1,
-    threshold: int | None = None,
-) -> TrustChange:
-    """Version 1: the given root keys (each its own identity), signed by all of them."""
-    _refuse_existing(layout)
-    if layout.trust_file.exists():
-        raise InputError(
-            "`receipts/trust.json` already exists (an unsigned trust policy of an older mu)",
-            hint="convert it with `mu trust migrate --root-key KEY --repository ID`",
-        )
-    if chain_head(layout):
-        raise InputError(
-            "`receipts/` already holds receipts made without a trust root",
-            hint="adopt them with `mu trust migrate --root-key KEY --repository ID`",
-        )
-    signers = _signers(layout, root_keys)
-    identities = _root_identities(signers)
-    roles = _empty_roles()
-    roles["root"] = RoleKeys(
-        tuple(sorted(s.keyid for s in signers)),
-        threshold if threshold is not None else len(signers) // 2 + 1,
-    )
-    metadata = RootMetadata(1, _repository(repository), 0, identities, roles, approvals, None)
-    detail = f"repository `{repository}`, {len(signers)} root key(s)"
-    return _first_version(layout, "init", signers, metadata, detail)
-
-
-def _legacy_digests(layout: Layout) -> tuple[str, ...]:
-    """Statement digests of every signed file under `receipts/` (adopted by a migration)."""
-    paths = list(chain_paths(layout.receipts))
-    for directory in (layout.rejected, layout.approvals, layout.audits, layout.upgrades):
-        if directory.is_dir():
-            paths += sorted(p for p in directory.glob("*.json") if p.is_file())
-    return tuple(sorted({payload_digest(read_envelope_file(p, "receipt").payload) for p in paths}))
-
-
-def migrate(
-    layout: Layout, root_keys: list[Path], repository: str, *, approvals: int = 1
-) -> TrustChange:
-    """Version 1 from the unsigned `receipts/trust.json` of an older mu.
-
-    Every key keeps its roles under an identity of its old name; the given
-    root keys join; every statement already under `receipts/` is adopted by
-    digest (`legacy`), so old receipts keep verifying, and no other
-    unversioned statement ever will.
-    """
-    _refuse_existing(layout)
-    if not layout.trust_file.exists():
-        raise InputError(
-            "there is no unsigned `receipts/trust.json` to migrate",
-            hint="start a trust root with `mu trust init --root-key KEY --repository ID`",
-        )
-    old = load_trust(layout.trust_file)
-    signers = _signers(layout, root_keys)
-    identities: dict[str, Identity] = {}
-    roles = {r: set[str]() for r in ROLES}
-    for entry in old.keys:
-        held = identities.get(entry.name)
-        keys = {**(held.keys if held else {}), entry.keyid: entry.public_key_pem}
-        identities[entry.name] = Identity(entry.name, keys)
-        for role in entry.roles:
-            roles[role].add(entry.keyid)  # type: ignore[index]
-    for name, identity in _root_identities(signers).items():
-        (keyid,) = identity.keys
-        holder = next((n for n, i in identities.items() if keyid in i.keys), None)
-        if holder is None:
-            while name in identities:
-                name += "+"
-            identities[name] = Identity(name, identity.keys)
-        roles["root"].add(keyid)
-    metadata = RootMetadata(
-        version=1,
-        repository=_repository(repository),
-        effective_after=chain_head(layout),
-        identities=identities,
-        roles={
-            r: RoleKeys(tuple(sorted(k)), len(signers) // 2 + 1 if r == "root" else 1)
-            for r, k in roles.items()
-        },
-        approvals=approvals,
-        previous=None,
-        legacy=_legacy_digests(layout),
-    )
-    detail = (
-        f"repository `{repository}`: {len(old.keys)} key(s) of `receipts/trust.json` and "
-        f"{len(metadata.legacy)} existing statement(s) adopted"
-    )
-    return _first_version(layout, "migrate", signers, metadata, detail)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,15 @@ class TrustHistory:
         """The verified version `number`, or None (unknown, or older than the pin)."""
         return next((v for v in self.versions if v.version == number), None)
 
+    def unverified(self, number: int, *, older: str, unknown: str) -> str:
+        """Why version `number`, which `version` does not return, is not checked.
+
+        `older` when it precedes the pinned version, else `unknown`: templates
+        formatted with `number`, `pinned` (the pinned version) and `newest`.
+        """
+        template = older if number < self.first.version else unknown
+        return template.format(number=number, pinned=self.first.version, newest=self.newest.version)
+
     def in_effect_for(self, sequence: int) -> RootVersion | None:
         """The version a receipt with this sequence must be made under (None: before the pin)."""
         found = None

@@ -17,7 +17,7 @@ from generator.compile.validate import ValidationReport, Violation
 from generator.errors import MuError, Problem
 from generator.provenance.approvals import Approval
 from generator.provenance.keys import KeyPair
-from generator.provenance.statement import ApprovalRef
+from generator.provenance.predicates import ApprovalRef
 from generator.provenance.trustroot import RootVersion
 from generator.review.rollback import RollbackResult
 from generator.run.golden import GoldenReport

@@ -209,3 +209,56 @@ def _digest(receipt: Path) -> str:
     from generator.provenance.receipt import read_receipt
 
     return read_receipt(receipt).digest
+
+
+def test_a_version_signed_without_the_root_quorum_stops_everything(
+    mu: Mu, built: Built, tmp_path: Path
+) -> None:
+    """The engineer writes trust-root version 3 themselves — their two compliance keys
+    added, signed with those keys — and commits it as the newest version."""
+    import dataclasses
+
+    from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+    from generator.provenance.keys import load_private_key, public_pem
+    from generator.provenance.trustroot import Identity, RoleKeys
+
+    repo, eng = built.root, tmp_path / "eng"
+    keys = [keygen(mu, eng, name) for name in ("eng-a", "eng-b")]
+    newest = load_history(Layout(repo)).newest
+    m = newest.metadata
+    identities = dict(m.identities)
+    roles = dict(m.roles)
+    for key in keys:
+        private = load_private_key(key)
+        identities[key.stem] = Identity(key.stem, {_keyid(key): public_pem(private.public_key())})
+    roles["compliance"] = RoleKeys(
+        tuple(sorted({*m.roles["compliance"].keyids, *(_keyid(k) for k in keys)})), 1
+    )
+    forged = dataclasses.replace(
+        m,
+        version=3,
+        previous=newest.digest,
+        effective_after=1,
+        identities=identities,
+        roles=roles,
+    )
+    payload = forged.statement()
+    signatures = tuple(sign(PAYLOAD_TYPE, payload, load_private_key(k)).signatures[0] for k in keys)
+    envelope = Envelope(PAYLOAD_TYPE, payload, signatures)
+    (repo / "receipts" / "trust" / "3.json").write_bytes(envelope.to_json())
+    (repo / "receipts" / "trust.json").write_bytes(envelope.to_json())
+    weaken(repo)
+    quorum = "lacks its own root quorum"
+    for command in (
+        ("approve", "--key", str(keys[0])),
+        ("build", "--sign-key", str(built.key)),
+        ("log",),
+        ("verify",),
+        ("verify-receipt", str(built.receipt)),
+        ("deploy", "--receipt", str(built.receipt), "--target", str(tmp_path / "srv" / "a")),
+    ):
+        run = mu(*command, root=repo)
+        assert run.code == 1, (command, run.out, run.err)
+        assert quorum in run.out + run.err, command
+        assert "lacks the root quorum of version 2" in run.out + run.err, command
+    assert len(receipts(repo)) == 1

@@ -23,9 +23,9 @@ from generator.provenance.approvals import approve, made_under
 from generator.provenance.claims import MadeUnder, TrustRef
 from generator.provenance.identity import GeneratorId, this_generator
 from generator.provenance.keys import generate_keypair
+from generator.provenance.predicates import ApprovalRef, ApprovalsRecord, OverrideRecord
 from generator.provenance.signing import resolve_signer
 from generator.provenance.snapshot import SnapshotRef
-from generator.provenance.statement import ApprovalRef, ApprovalsRecord, OverrideRecord
 from generator.provenance.trusthistory import NoTrustRoot
 from generator.provenance.verdict import Check
 from generator.run.golden import GoldenReport

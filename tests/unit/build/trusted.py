@@ -14,8 +14,9 @@ from pathlib import Path
 from generator.layout import Layout
 from generator.provenance.keys import generate_keypair
 from generator.provenance.signing import Signer, resolve_signer
-from generator.provenance.trustedit import init_root, propose_add, propose_policy, sign_proposal
+from generator.provenance.trustedit import propose_add, propose_policy, sign_proposal
 from generator.provenance.trusthistory import TrustHistory, load_history
+from generator.provenance.trustinit import init_root
 from generator.provenance.trustroot import Role
 from tests.conftest import copy_repo
 

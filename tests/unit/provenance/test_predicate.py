@@ -21,6 +21,7 @@ from generator.hashing import canonical_json, sha256_hex
 from generator.jsonshape import MAX_PROBLEMS
 from generator.provenance import dsse
 from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
+from generator.provenance.predicates import ReceiptPredicate, RejectionPredicate
 from generator.provenance.receipt import (
     load_chain,
     load_receipt,
@@ -33,8 +34,6 @@ from generator.provenance.statement import (
     RECEIPT_TYPE,
     REJECTION_TYPE,
     STATEMENT_TYPE,
-    ReceiptPredicate,
-    RejectionPredicate,
     describe,
     statement_problems,
 )
@@ -47,7 +46,7 @@ H2 = "cd" * 32
 
 
 def receipt_statement() -> dict[str, Any]:
-    """A well-formed receipt statement, as `attest.receipt_payload` writes one."""
+    """A well-formed receipt statement, as `attest.receipt_statement` writes one."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": [
