@@ -247,6 +247,7 @@ def test_an_untrusted_key_is_named_and_a_public_key_never_trusts_it(
     assert replayed.code == 1
 
 
+@pytest.mark.slow  # a whole build, its determinism gate included
 def test_development_builds_sign_nothing(mu: Mu, repo: Path) -> None:
     run = mu("build", root=repo)
     assert run.code == 0 and "NOTHING WAS SIGNED" in run.out
