@@ -433,13 +433,24 @@ _NARROW = click.option(
 
 
 @cli.command("verify-receipt")
-@click.argument("receipt", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("receipt", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--receipt",
+    "receipt_option",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The statement to check (the runbooks' spelling of the argument).",
+)
 @_NARROW
 @_PIN
 @click.option("--format", "fmt", type=_formats(tables.RECEIPT_VERDICT), default="text")
 @click.pass_context
 def verify_receipt_cmd(
-    ctx: click.Context, receipt: Path, public_key: Path | None, trust_root: str | None, fmt: str
+    ctx: click.Context,
+    receipt: Path | None,
+    receipt_option: Path | None,
+    public_key: Path | None,
+    trust_root: str | None,
+    fmt: str,
 ) -> None:
     """Check a statement of any kind (receipt, rejection, approval, override, audit, upgrade,
     trust root) against its own role: envelope, statement, repository, signature, trust,
@@ -447,9 +458,14 @@ def verify_receipt_cmd(
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        verdict = verify_receipt(
-            layout, receipt, public_key_path=public_key, trust_root=trust_root
-        )
+        if (receipt is None) == (receipt_option is None):
+            raise InputError(
+                "`mu verify-receipt` checks one statement",
+                hint="pass it as `mu verify-receipt RECEIPT` or `--receipt=RECEIPT`, once",
+            )
+        path = receipt if receipt is not None else receipt_option
+        assert path is not None
+        verdict = verify_receipt(layout, path, public_key_path=public_key, trust_root=trust_root)
         _warn(verdict.warning)
         return _show(fmt, tables.RECEIPT_VERDICT, verdict, ok=verdict.ok)
 

@@ -182,3 +182,13 @@ def test_only_the_root_threshold_can_be_raised(mu: Mu, signed: Signed) -> None:
     run = mu("trust", "policy", "--threshold", "release=2", root=signed.root)
     assert run.code == 2 and "the `release` role signs with one key per statement" in run.err
     assert "--approvals N" in run.err
+
+
+def test_verify_receipt_takes_the_runbook_spelling(mu: Mu, signed: Signed) -> None:
+    version = signed.root / "receipts" / "trust" / "1.json"
+    for args in ((str(version),), (f"--receipt={version}",)):
+        run = ok(mu("verify-receipt", *args, root=signed.root))
+        assert "TrustRoot" in run.out
+    for args in ((), (str(version), f"--receipt={version}")):
+        run = mu("verify-receipt", *args, root=signed.root)
+        assert run.code == 2 and "checks one statement" in run.err
