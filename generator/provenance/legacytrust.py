@@ -17,11 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from generator.errors import InputError, Location, Problem
+from generator.foreign import read_bounded
 from generator.jsonread import DuplicateKey, loads_strict
 from generator.jsonshape import preview
 from generator.provenance.keys import keyid_of, public_pem
 
 ROLES = ("release", "compliance", "auditor")
+MAX_TRUST_BYTES = 16 * 1024 * 1024
 VERSION = 1
 
 _KEY_FIELDS = frozenset({"keyid", "name", "roles", "public_key"})
@@ -89,13 +91,9 @@ def load_trust(path: Path) -> TrustPolicy:
     """
     if not path.exists():
         return TrustPolicy(keys=())
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"cannot read trust policy `{path}`: {(exc.strerror or str(exc)).lower()}",
-            hint="check that the path names a readable file",
-        ) from None
+    # Foreign input: only a regular file, not a link, and bounded (a FIFO or
+    # `/dev/zero` committed as `receipts/trust.json` must not hang mu).
+    data = read_bounded(path, what="trust policy", limit=MAX_TRUST_BYTES, follow_links=False)
     document = _parse(data, path)
     problems: list[Problem] = []
     keys: dict[str, TrustedKey] = {}

@@ -19,9 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import CheckFailed, InputError, Problem
+from generator.foreign import read_bounded
 from generator.jsonread import loads_strict
 from generator.layout import Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file
+from generator.provenance.dsse import (
+    MAX_ENVELOPE_BYTES,
+    PAYLOAD_TYPE,
+    Envelope,
+    read_envelope_file,
+)
 from generator.provenance.statement import STATEMENT_TYPE
 from generator.provenance.trustroot import (
     HINT,
@@ -285,7 +291,10 @@ def _failed(problems: list[Problem]) -> CheckFailed:
 def _legacy_trust_file(layout: Layout) -> bool:
     """Whether `receipts/trust.json` is the unsigned key list of mu before trust roots."""
     try:
-        data = loads_strict(layout.trust_file.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        raw = read_bounded(
+            layout.trust_file, what="trust file", limit=MAX_ENVELOPE_BYTES, follow_links=False
+        )
+        data = loads_strict(raw)
+    except (InputError, OSError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and "keys" in data and "payload" not in data

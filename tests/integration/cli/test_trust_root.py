@@ -192,3 +192,16 @@ def test_verify_receipt_takes_the_runbook_spelling(mu: Mu, signed: Signed) -> No
     for args in ((), (str(version), f"--receipt={version}")):
         run = mu("verify-receipt", *args, root=signed.root)
         assert run.code == 2 and "checks one statement" in run.err
+
+
+def test_a_fifo_or_link_as_the_trust_file_never_hangs(mu: Mu, tmp_path: Path) -> None:
+    import os
+
+    repo = copy_repo(tmp_path / "repo")
+    (repo / "receipts").mkdir()
+    os.mkfifo(repo / "receipts" / "trust.json")
+    run = mu("log", root=repo)  # no versions: mu looks at trust.json to give its hint
+    assert run.code == 1 and "no trust root" in run.err
+    root_key = keygen(mu, tmp_path / "keys", "root")
+    run = mu("trust", "migrate", "--root-key", str(root_key), "--repository", "r", root=repo)
+    assert (run.code == 2 and "not a regular file" in run.err) or "trust policy" in run.err

@@ -81,7 +81,7 @@ def test_not_utf8_file(tmp_path: Path) -> None:
 
 def test_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "trust.json").mkdir()
-    with pytest.raises(InputError, match="cannot read trust policy"):
+    with pytest.raises(InputError, match="is not a regular file"):
         load_trust(tmp_path / "trust.json")
 
 
