@@ -8,9 +8,11 @@ unreadable input. Every `MuError` is caught and rendered in one place, `_run`.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,6 +52,14 @@ from generator.reports import tables
 from generator.review.diff import diff_specs
 from generator.review.rollback import rollback
 from generator.review.sides import verify_receipt_sides
+from generator.run.batch import (
+    LINE_RENDERERS,
+    Tally,
+    default_jobs,
+    interrupted_text,
+    render_batch,
+    summary_text,
+)
 from generator.run.decide import decide, read_transaction
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import load_suite, run_suite, select
@@ -187,19 +197,103 @@ def test_cmd(
 
 
 @cli.command("decide")
-@click.argument("transaction", type=click.Path(allow_dash=True, path_type=Path))
+@click.argument("transaction", required=False, type=click.Path(allow_dash=True, path_type=Path))
+@click.option(
+    "--batch",
+    type=click.Path(allow_dash=True, path_type=Path),
+    metavar="FILE.jsonl",
+    help="Decide every line of a JSON Lines file (`-`: standard input) instead of one "
+    "transaction: one result per line, in input order.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Worker processes for `--batch` (default: one per CPU); 1 decides in this process, "
+    "each line as soon as it arrives.",
+)
 @click.option("--enforcers", "--enforcer", "enforcers_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=_formats(tables.DECISION), default="text")
 @click.pass_context
-def decide_cmd(ctx: click.Context, transaction: Path, enforcers_dir: Path | None, fmt: str) -> None:
-    """Evaluate one transaction (JSON) with A and print the decision."""
+def decide_cmd(
+    ctx: click.Context,
+    transaction: Path | None,
+    batch: Path | None,
+    jobs: int | None,
+    enforcers_dir: Path | None,
+    fmt: str,
+) -> None:
+    """Evaluate one transaction (JSON; `-`: standard input) with A and print the decision.
+    Exit 0 with a decision (APPROVE, REJECT or REVIEW), 1 when the enforcer refuses the
+    transaction or cannot decide it, 2 when it is unreadable or malformed JSON.
+
+    With `--batch FILE.jsonl`, decide every line: one result per line on standard
+    output (`--format json`: one JSON object per line, the decision without its trace),
+    in input order, and a summary on standard error. A bad line (blank, not JSON, not a
+    valid transaction) is INVALID and one the enforcer cannot decide is ERROR, each
+    reported with its line number; no line is skipped. Exit 0 when every line was
+    decided (a REJECT is a decision), 1 when any line is INVALID or ERROR or a worker
+    process died, 2 for bad usage or an unreadable file or enforcer package, 130 when
+    interrupted (Ctrl-C).
+    """
     layout = _layout(ctx)
+    enforcers = enforcers_dir or layout.enforcers
 
     def body() -> ExitCode:
-        result = decide(enforcers_dir or layout.enforcers, transaction)
-        return _show(fmt, tables.DECISION, result)
+        if (transaction is None) == (batch is None):
+            raise InputError(
+                "`mu decide` takes one transaction file or `--batch FILE.jsonl`"
+                + (", not both" if batch is not None else ""),
+                hint="`mu decide TX.json` (`-`: standard input) decides one transaction; "
+                "`mu decide --batch FILE.jsonl` one per line",
+            )
+        if batch is not None:
+            return _decide_batch(batch, enforcers, jobs or default_jobs(), fmt)
+        if jobs is not None:
+            raise InputError(
+                "`--jobs` applies to `--batch` only",
+                hint="`mu decide --batch FILE.jsonl --jobs N`, or drop `--jobs`",
+            )
+        assert transaction is not None
+        return _show(fmt, tables.DECISION, decide(enforcers, transaction))
 
-    _run(fmt, body)
+    # A batch's standard output holds one result per input line and nothing
+    # else, so a pipe can rely on it: its errors go to standard error.
+    _run(fmt if batch is None else "text", body)
+
+
+def _decide_batch(batch: Path, enforcers: Path, jobs: int, fmt: str) -> ExitCode:
+    """Print one line per decided line as it comes, then the summary on standard error.
+
+    Ctrl-C prints the summary so far and where to resume, and exits 130; a
+    reader that closes the pipe (`| head`) ends the batch quietly, as any
+    filter does (141, SIGPIPE's status). Either way the worker pool is stopped
+    first (`closing`).
+    """
+    tally = Tally()
+    try:
+        with closing(render_batch(batch, enforcers, jobs, LINE_RENDERERS[fmt])) as lines:
+            for line in lines:
+                click.echo(tally.add(line).text)
+    except KeyboardInterrupt:
+        click.echo(interrupted_text(tally.summary()), err=True)
+        sys.exit(128 + signal.SIGINT)
+    except BrokenPipeError:
+        _discard_stdout()
+        sys.exit(128 + 13)  # SIGPIPE (not defined on every platform)
+    summary = tally.summary()
+    click.echo(summary_text(summary), err=True)
+    return ExitCode.OK if summary.ok else ExitCode.CHECK_FAILED
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null: the reader is gone, and the interpreter's last
+    flush must not fail again (and print an 'Exception ignored' line)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (captured, as in tests)
+        pass
 
 
 @cli.command("build")

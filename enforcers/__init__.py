@@ -8,6 +8,11 @@ to deliver its notify/ledger actions with retries and a dead-letter record.
 Invalid input raises `InvalidTransaction`, whose message names every problem;
 anything the package cannot decide raises `EnforcementError`. Neither ever
 turns into an APPROVE.
+
+Transaction text (JSON) should be read with `parse_transaction(text)`, not
+`json.loads`: duplicate keys (which `json.loads` silently resolves to the last
+one), NaN and Infinity make the transaction invalid, as SPEC §3 requires.
+`evaluate` itself takes the parsed mapping and cannot see duplicate keys.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .runtime import (
     MissingValue,
     Reason,
     Tx,
+    parse_transaction,
     run_actions,
 )
 
@@ -46,5 +52,6 @@ __all__ = [
     "Reason",
     "Tx",
     "evaluate",
+    "parse_transaction",
     "run_actions",
 ]

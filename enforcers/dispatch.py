@@ -54,12 +54,15 @@ CONTROLS: tuple[ModuleType, ...] = tuple(
     import_module(".controls." + control_id, __package__) for control_id in CONTROL_IDS
 )
 
-# Checks the modules against the schema and orders them; raises at import on an
-# unknown dependency or a cycle rather than deciding anything with a broken set.
+# Checks the modules against the schema, orders them and compiles the decision
+# plan of every type; raises at import on an unknown dependency, a cycle or a
+# malformed module rather than deciding anything with a broken set.
 ENGINE: Engine = Engine(
     types=schema.TYPES,
     authorities=schema.AUTHORITIES,
     controls=CONTROLS,
+    restrictions=schema.RESTRICTIONS,
+    quick=schema.QUICK,
 )
 
 # All control ids in action order: dependencies first, ties broken by control id.

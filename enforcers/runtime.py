@@ -10,13 +10,19 @@ Python standard library, so the package deploys anywhere without mu.
 Reading guide:
 
 1. `Engine.validate` checks a transaction against the schema and collects every
-   problem before raising `InvalidTransaction`; the result is a `Tx`.
-2. `Engine.evaluate` runs every control that applies to the transaction's type,
-   in control id order, and returns a `Decision`: REJECT if any control
-   rejects, else REVIEW if any asks for review, else APPROVE. Notify and ledger
-   actions follow in `dependsOn` order.
+   problem before raising `InvalidTransaction`; the result is a `Tx`. Party
+   ids are held in their normal form (`party_id`), and declared patterns and
+   allowed values are enforced before any control runs.
+2. `Engine.evaluate` decides with the plan `Engine` compiled for the
+   transaction's type at import (`TypePlan`): conditions indexed by their first
+   test, approval rules by currency and threshold, segregation rules by the
+   parties they separate. The result is a `Decision`: REJECT if any control
+   rejects, else REVIEW if any asks for review, else APPROVE; notify and ledger
+   actions follow in `dependsOn` order; the trace is made when first read.
 3. `run_actions` delivers a decision's actions with isolation, bounded retries
    and a dead-letter record; it never raises and never changes the decision.
+4. `parse_transaction` reads transaction JSON strictly (a duplicate key is an
+   `InvalidTransaction`), for callers who start from text.
 
 The runtime fails closed: whatever cannot be decided raises `InvalidTransaction`
 or `EnforcementError` and never yields APPROVE. Money is `decimal.Decimal`,
@@ -25,16 +31,98 @@ never float.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
+import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
+from itertools import chain
 from types import ModuleType
 from typing import Any, Final, Literal, NoReturn
+
+# Default_Ignorable_Code_Point from DerivedCoreProperties.txt, Unicode 15.1.0
+# (unchanged in 16.0.0; 4174 code points), as sorted, merged, inclusive
+# (first, last) ranges. They render as nothing, so "al\u200bice" shows as
+# "alice"; embedded because `unicodedata` has no such property and a deployed
+# enforcer must not depend on the host's copy of the Unicode data for it.
+_DEFAULT_IGNORABLE_RANGES: Final[tuple[tuple[int, int], ...]] = (
+    (0x00AD, 0x00AD),  # SOFT HYPHEN
+    (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER
+    (0x061C, 0x061C),  # ARABIC LETTER MARK
+    (0x115F, 0x1160),  # HANGUL CHOSEONG/JUNGSEONG FILLER
+    (0x17B4, 0x17B5),  # KHMER VOWEL INHERENT AQ..AA
+    (0x180B, 0x180F),  # MONGOLIAN FREE VARIATION SELECTORS, VOWEL SEPARATOR
+    (0x200B, 0x200F),  # ZERO WIDTH SPACE..RIGHT-TO-LEFT MARK
+    (0x202A, 0x202E),  # bidi embeddings and overrides
+    (0x2060, 0x206F),  # WORD JOINER..NOMINAL DIGIT SHAPES (and reserved)
+    (0x3164, 0x3164),  # HANGUL FILLER
+    (0xFE00, 0xFE0F),  # VARIATION SELECTOR-1..16
+    (0xFEFF, 0xFEFF),  # ZERO WIDTH NO-BREAK SPACE (byte order mark)
+    (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER
+    (0xFFF0, 0xFFF8),  # reserved
+    (0x1BCA0, 0x1BCA3),  # SHORTHAND FORMAT controls
+    (0x1D173, 0x1D17A),  # MUSICAL SYMBOL BEGIN BEAM..END PHRASE
+    (0xE0000, 0xE0FFF),  # tags, VARIATION SELECTOR-17..256 (and reserved)
+)
+# The range starts alone, for `bisect`: the range that may hold a code point
+# is the last one starting at or before it.
+_DEFAULT_IGNORABLE_STARTS: Final[tuple[int, ...]] = tuple(
+    first for first, _ in _DEFAULT_IGNORABLE_RANGES
+)
+
+
+def _is_default_ignorable(char: str) -> bool:
+    """Whether `char` (one code point) is a Default_Ignorable_Code_Point."""
+    code = ord(char)
+    index = bisect.bisect_right(_DEFAULT_IGNORABLE_STARTS, code) - 1
+    return index >= 0 and code <= _DEFAULT_IGNORABLE_RANGES[index][1]
+
+
+def party_id(value: str) -> str:
+    """The normal form in which party ids are compared (SPEC §3).
+
+    NFKC, case-folded, NFKC again, default-ignorable code points removed,
+    NFKC again (removing one may let its neighbours compose), then surrounding
+    white space stripped. Returns "" for an id that is empty in this form; the
+    caller reports such an id as invalid, never as a person.
+    """
+    if value.isascii():
+        # The same result for ASCII, without the Unicode tables: NFKC leaves
+        # ASCII unchanged, casefold() is lower() there, and no ASCII code point
+        # is default-ignorable (a test holds the two paths equal).
+        return value.lower().strip()
+    return _party_id_unicode(value)
+
+
+def _party_id_unicode(value: str) -> str:
+    """`party_id` the long way, step by step, for any text."""
+    text = unicodedata.normalize("NFKC", value)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = "".join(char for char in text if not _is_default_ignorable(char))
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def full_match(pattern: re.Pattern[str], value: str) -> bool:
+    """Whether `pattern` matches the whole of `value` (a declared `mu:pattern`).
+
+    `fullmatch` never accepts a prefix, and `$` in a pattern cannot swallow a
+    trailing newline under it; on top of that a value that ends with a newline
+    never matches, so "IR\\n" is refused even by a pattern that would allow
+    white space: the newline is almost always an accident of how the value
+    was produced, and the contract says the match has no trailing newline.
+    """
+    if value.endswith("\n"):
+        return False
+    return pattern.fullmatch(value) is not None
+
 
 GENERATOR_NAME: Final[str] = 'mu'
 GENERATOR_VERSION: Final[str] = '0.1.0'
@@ -52,9 +140,6 @@ PARTIES: Final[tuple[str, ...]] = ("initiator", "approver", "executor")
 DECISION_KINDS: Final[tuple[str, ...]] = ("approval", "segregation", "condition")
 ACTION_KINDS: Final[tuple[str, ...]] = ("notification", "audit_log")
 
-# Plain decimal notation only: no exponent, no sign other than a leading minus,
-# no spaces, no NaN/Infinity. `[0-9]` with re.ASCII keeps out other digit scripts.
-_DECIMAL_RE: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
 # Marks a field that is absent, distinct from an explicit JSON null.
 _ABSENT: Final = object()
@@ -131,6 +216,24 @@ class Reason:
         return {"control_id": self.control_id, "effect": self.effect, "message": self.message}
 
 
+def _reason(control_id: str, effect: Effect, message: str) -> Reason:
+    """`Reason(control_id, effect, message)`, made the fast way.
+
+    A frozen dataclass sets each field through `object.__setattr__`, which is
+    most of the cost of a rejection. Filling the instance's `__dict__` gives an
+    equal object (same fields, equality, hash and repr) in a third of the time.
+    """
+    reason: Reason = _new(Reason)
+    fields = reason.__dict__
+    fields["control_id"] = control_id
+    fields["effect"] = effect
+    fields["message"] = message
+    return reason
+
+
+_new: Final = object.__new__
+
+
 @dataclass(frozen=True)
 class Action:
     """A side effect the decision asks for: `notify` recipients or write to a `ledger`.
@@ -164,32 +267,131 @@ class ControlTrace:
         return {"control_id": self.control_id, "status": self.status}
 
 
-@dataclass(frozen=True)
 class Decision:
-    """The result of `evaluate`.
+    """The result of `evaluate`: an immutable value.
 
     `reasons` and `trace` are sorted by control id; `actions` are in
     `dependsOn` order, ties broken by control id. `trace` lists every control
     that applies to the transaction's type.
+
+    `trace` may be given as a tuple or as a function that makes it: the engine
+    passes a function, because most callers never read the trace and building
+    ~200 entries per decision would cost more than deciding. It is made at
+    most once, on first use, and equality compares it like any other field.
     """
+
+    __slots__ = (
+        "_trace",
+        "_trace_source",
+        "actions",
+        "outcome",
+        "reasons",
+        "transaction_id",
+        "transaction_type",
+    )
 
     outcome: Outcome
     reasons: tuple[Reason, ...]
     actions: tuple[Action, ...]
-    trace: tuple[ControlTrace, ...]
-    transaction_id: str = ""
-    transaction_type: str = ""
+    transaction_id: str
+    transaction_type: str
+    _trace: tuple[ControlTrace, ...] | None
+    _trace_source: Callable[[], tuple[ControlTrace, ...]] | None
 
-    def to_dict(self) -> dict[str, object]:
-        """Plain JSON-able data (lists and strings only)."""
-        return {
+    def __init__(
+        self,
+        outcome: Outcome,
+        reasons: tuple[Reason, ...],
+        actions: tuple[Action, ...],
+        trace: tuple[ControlTrace, ...] | Callable[[], tuple[ControlTrace, ...]] = (),
+        transaction_id: str = "",
+        transaction_type: str = "",
+    ) -> None:
+        # The slots' own setters: `__setattr__` refuses, and this runs per decision.
+        _set_outcome(self, outcome)
+        _set_reasons(self, reasons)
+        _set_actions(self, actions)
+        _set_transaction_id(self, transaction_id)
+        _set_transaction_type(self, transaction_type)
+        if callable(trace):
+            _set_trace(self, None)
+            _set_trace_source(self, trace)
+        else:
+            _set_trace(self, tuple(trace))
+            _set_trace_source(self, None)
+
+    @property
+    def trace(self) -> tuple[ControlTrace, ...]:
+        """What every control applying to the transaction's type did, by control id."""
+        made: tuple[ControlTrace, ...] | None = self._trace
+        if made is None:
+            source = self._trace_source
+            assert source is not None  # one of the two is always set
+            made = source()
+            object.__setattr__(self, "_trace", made)
+            object.__setattr__(self, "_trace_source", None)
+        return made
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Decision is immutable; cannot set `{name}`")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Decision is immutable; cannot delete `{name}`")
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.outcome,
+            self.reasons,
+            self.actions,
+            self.trace,
+            self.transaction_id,
+            self.transaction_type,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(outcome={self.outcome!r}, reasons={self.reasons!r}, "
+            f"actions={self.actions!r}, trace={self.trace!r}, "
+            f"transaction_id={self.transaction_id!r}, "
+            f"transaction_type={self.transaction_type!r})"
+        )
+
+    def to_dict(self, *, trace: bool = True) -> dict[str, object]:
+        """Plain JSON-able data (lists and strings only).
+
+        `trace=False` leaves the trace out, and then it is never made: a
+        stream of decisions (`mu decide --batch`) has no use for ~200 entries
+        a line.
+        """
+        data: dict[str, object] = {
             "outcome": self.outcome,
             "transaction_id": self.transaction_id,
             "transaction_type": self.transaction_type,
             "reasons": [r.to_dict() for r in self.reasons],
             "actions": [a.to_dict() for a in self.actions],
-            "trace": [t.to_dict() for t in self.trace],
         }
+        if trace:
+            data["trace"] = [t.to_dict() for t in self.trace]
+        return data
+
+
+# The setters of Decision's slots (a decision sets each once, in `__init__`).
+_SLOTS: Final[dict[str, Any]] = dict(vars(Decision))
+_set_outcome: Final = _SLOTS["outcome"].__set__
+_set_reasons: Final = _SLOTS["reasons"].__set__
+_set_actions: Final = _SLOTS["actions"].__set__
+_set_transaction_id: Final = _SLOTS["transaction_id"].__set__
+_set_transaction_type: Final = _SLOTS["transaction_type"].__set__
+_set_trace: Final = _SLOTS["_trace"].__set__
+_set_trace_source: Final = _SLOTS["_trace_source"].__set__
 
 
 # --------------------------------------------------------------------------
@@ -197,26 +399,29 @@ class Decision:
 # --------------------------------------------------------------------------
 
 
-class Tx:
+class Tx(dict[str, Any]):
     """A validated transaction, as compiled conditions see it.
 
-    `get(path)` gives the typed value of a field of the transaction's type:
-    `Decimal` for decimals, `int`, `str`, `bool`, and the code (a `str`) for
-    authority fields. `rank(code)` gives an authority code's rank.
+    `tx[path]` (or `tx.get(path)`) gives the typed value of a field of the
+    transaction's type: `Decimal` for decimals, `int`, `str`, `bool`, the code
+    (a `str`) for authority fields and the normal form for party ids.
+    `rank(code)` gives an authority code's rank. It is a dict so that a
+    compiled condition reads a field at the speed of a dict lookup; an absent
+    key is not a default but an error (`__missing__`).
     """
 
-    __slots__ = ("_authorities", "_paths", "_type_id", "_values")
+    __slots__ = ("_authorities", "_paths", "_type_id")
 
     def __init__(
         self,
         type_id: str,
         values: Mapping[str, object],
-        paths: Iterable[str],
+        paths: Iterable[str] | frozenset[str],
         authorities: Mapping[str, int],
     ) -> None:
+        super().__init__(values)
         self._type_id = type_id
-        self._values = dict(values)
-        self._paths = frozenset(paths)
+        self._paths = paths if isinstance(paths, frozenset) else frozenset(paths)
         self._authorities = authorities
 
     @property
@@ -224,22 +429,27 @@ class Tx:
         """The transaction type id (the `type` field)."""
         return self._type_id
 
-    def get(self, path: str) -> Any:
-        """The validated value at `path`.
+    def __missing__(self, path: str) -> Any:
+        """Raise `MissingValue` for an absent optional field, `EnforcementError` for no field.
 
-        Typed `Any` because its type depends on the field's datatype, which
-        the condition compiler has already checked against the schema.
-        Raises `MissingValue` if the field is optional and absent, and
-        `EnforcementError` if the type has no such field at all.
+        Typed `Any` because a field's type depends on its datatype, which the
+        condition compiler has already checked against the schema.
         """
-        if path in self._values:
-            return self._values[path]
         if path in self._paths:
             raise MissingValue(path)
         raise EnforcementError(
             f"transaction type `{self._type_id}` has no field `{path}`; "
             "the enforcer package does not match its schema"
         )
+
+    def get(self, path: str, default: object = None) -> Any:
+        """The validated value at `path`, exactly as `tx[path]`; `default` is ignored.
+
+        An absent field is never silently replaced by a default: that would
+        let a missing value decide. The parameter exists only for the
+        signature of `dict.get`.
+        """
+        return self[path]
 
     def rank(self, code: str) -> int:
         """The rank of authority `code`; an unknown code raises `EnforcementError`."""
@@ -249,12 +459,37 @@ class Tx:
         return rank
 
     def __repr__(self) -> str:
-        return f"Tx(type_id={self._type_id!r}, values={self._values!r})"
+        return f"Tx(type_id={self._type_id!r}, values={dict(self)!r})"
 
 
 # --------------------------------------------------------------------------
-# Controls, as read from their generated modules
+# Helpers
 # --------------------------------------------------------------------------
+
+
+def _kind_of(value: object) -> str:
+    """A short description of a value for problem messages, e.g. "string `1e5x`"."""
+    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    if value is None:
+        return "null"
+    for python_type, name in names.items():
+        if type(value) is python_type:
+            shown = repr(value) if python_type is float else str(value)
+            if len(shown) > 40:
+                shown = shown[:37] + "..."
+            return f"{name} `{shown}`"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a value of type {type(value).__name__}"
+
+
+def _join(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @dataclass(frozen=True)
@@ -290,6 +525,10 @@ class ControlSpec:
     recipients: tuple[str, ...] = ()
     on_outcome: tuple[str, ...] = ()
     ledger: str | None = None
+    guard: tuple[object, ...] | None = None
+    guard_is_condition: bool = False
+    # The condition without its guarded first test, called once the guard holds.
+    rest: Callable[[Tx], object] | None = None
 
     @classmethod
     def from_module(cls, module: ModuleType) -> ControlSpec:
@@ -311,6 +550,9 @@ class ControlSpec:
             depends_on=_strings(module, "DEPENDS_ON"),
             condition_text=_constant(module, "CONDITION_TEXT", (str, type(None))),
             when=when,
+            guard=_guard(module),
+            guard_is_condition=_guard_is_condition(module),
+            rest=_rest(module),
         )
         if kind == "approval":
             threshold = _constant(module, "THRESHOLD", Decimal)
@@ -344,6 +586,62 @@ class ControlSpec:
             ledger = _constant(module, "LEDGER", str)
             return replace(spec, ledger=ledger, on_outcome=on_outcome)
         _broken(name, f"its KIND `{kind}` is unknown")
+
+
+_RANGE_OPS: Final[tuple[str, ...]] = ("<", "<=", ">", ">=")
+
+
+def _guard(module: ModuleType) -> tuple[object, ...] | None:
+    """The module's GUARD, checked for the shapes the plan indexes; None if it has none."""
+    guard = getattr(module, "GUARD", None)
+    if guard is None:
+        return None
+    name = module.__name__.rpartition(".")[2]
+    scalar = (str, int, bool)
+    if (
+        isinstance(guard, tuple)
+        and len(guard) == 4
+        and guard[0] == "range"
+        and isinstance(guard[1], str)
+        and guard[2] in _RANGE_OPS
+        and isinstance(guard[3], (str, int))
+        and not isinstance(guard[3], bool)
+    ) or (
+        isinstance(guard, tuple)
+        and len(guard) == 3
+        and guard[0] == "member"
+        and isinstance(guard[1], str)
+        and isinstance(guard[2], tuple)
+        and guard[2]
+        and all(isinstance(v, scalar) for v in guard[2])
+    ):
+        if getattr(module, "CONDITION_TEXT", None) is None:
+            _broken(name, "it has a GUARD but no condition")
+        return guard
+    _broken(name, f"its GUARD {guard!r} is malformed")
+
+
+def _guard_is_condition(module: ModuleType) -> bool:
+    """The module's GUARD_IS_CONDITION: False when absent; only with a GUARD."""
+    whole = getattr(module, "GUARD_IS_CONDITION", False)
+    if type(whole) is not bool:
+        _broken(module.__name__.rpartition(".")[2], "its GUARD_IS_CONDITION is not a bool")
+    if whole and getattr(module, "GUARD", None) is None:
+        _broken(module.__name__.rpartition(".")[2], "it has GUARD_IS_CONDITION but no GUARD")
+    return whole
+
+
+def _rest(module: ModuleType) -> Callable[[Tx], object] | None:
+    """The module's `rest` function: only beside a GUARD that is not the whole condition."""
+    rest = getattr(module, "rest", None)
+    if rest is None:
+        return None
+    name = module.__name__.rpartition(".")[2]
+    if not callable(rest):
+        _broken(name, "its `rest` is not a function")
+    if getattr(module, "GUARD", None) is None or getattr(module, "GUARD_IS_CONDITION", False):
+        _broken(name, "it has a `rest` function but no GUARD, or a GUARD that is the condition")
+    return rest  # type: ignore[no-any-return]
 
 
 def _broken(control_id: str, why: str) -> NoReturn:
@@ -402,353 +700,473 @@ def topological_order(controls: Sequence[ControlSpec]) -> tuple[str, ...]:
     return tuple(order)
 
 
-# --------------------------------------------------------------------------
-# The engine
-# --------------------------------------------------------------------------
+class _RefusedConstant(ValueError):
+    """A JSON number the transaction parser refuses: NaN, Infinity or one too large."""
 
 
-class Engine:
-    """The schema and the controls of one enforcer package, checked and ordered.
+# Objects that held a duplicate key, by `id()` of the dict the parser made for
+# them, with the duplicated keys; filled by `_pairs` while one parse runs and
+# read back once the whole document is parsed, when the paths are known.
+_Duplicates = dict[int, list[str]]
 
-    `dispatch.py` builds one at import time; construction raises
-    `EnforcementError` if the package is inconsistent (an unknown type,
-    authority code or dependency, a cycle, a malformed control module), so a
-    broken package fails loudly before it decides anything.
+
+def parse_transaction(text: str | bytes) -> dict[str, object]:
+    """Parse transaction JSON strictly; raise `InvalidTransaction` naming every problem.
+
+    Refused: text that is not JSON (or not UTF-8), a top level that is not an
+    object, a duplicate key in any object (each is named by its dotted path,
+    such as `approver.id`; an array element by its index, `items.0.sku`),
+    `NaN`, `Infinity` and numbers too large for a float. Numbers with a
+    fraction or an exponent stay floats, which the runtime then refuses for
+    money with a message saying to send a string: the parser does not guess.
+    """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidTransaction(
+                [FieldProblem("", f"the transaction is not UTF-8 text (byte {exc.start})")]
+            ) from None
+    duplicates: _Duplicates = {}
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        obj: dict[str, object] = {}
+        seen: list[str] = []
+        for key, value in items:
+            if key in obj and key not in seen:
+                seen.append(key)
+            obj[key] = value
+        if seen:
+            duplicates[id(obj)] = seen
+        return obj
+
+    try:
+        document = json.loads(
+            text,
+            object_pairs_hook=pairs,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
+    except _RefusedConstant as exc:
+        raise InvalidTransaction([FieldProblem("", str(exc))]) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidTransaction(
+            [
+                FieldProblem(
+                    "",
+                    f"the transaction is not valid JSON: {exc.msg.lower()} "
+                    f"(line {exc.lineno}, column {exc.colno})",
+                )
+            ]
+        ) from None
+    except RecursionError:
+        raise InvalidTransaction(
+            [FieldProblem("", "the transaction JSON is nested too deeply")]
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidTransaction(
+            [FieldProblem("", "the transaction must be a JSON object `{...}`")]
+        )
+    if duplicates:
+        raise InvalidTransaction(
+            FieldProblem(
+                path,
+                f"duplicate key `{path.rpartition('.')[2]}`: each key may appear only once "
+                "in an object, or readers disagree on its value",
+            )
+            for path in sorted(set(_duplicate_paths(document, "", duplicates)))
+        )
+    return document
+
+
+def _duplicate_paths(node: object, prefix: str, duplicates: _Duplicates) -> Iterator[str]:
+    """The dotted path of every duplicated key under `node` (at `prefix`)."""
+    # An explicit stack, not recursion: json.loads already bounded the depth,
+    # but a walk should not spend the recursion limit a second time.
+    stack: list[tuple[object, str]] = [(node, prefix)]
+    while stack:
+        current, at = stack.pop()
+        if isinstance(current, dict):
+            for key in duplicates.get(id(current), ()):
+                yield f"{at}.{key}" if at else key
+            for key, value in current.items():
+                stack.append((value, f"{at}.{key}" if at else key))
+        elif isinstance(current, list):
+            for index, value in enumerate(current):
+                stack.append((value, f"{at}.{index}" if at else str(index)))
+
+
+def _refuse_constant(name: str) -> object:
+    """`parse_constant` for json.loads: NaN and Infinity are not JSON numbers."""
+    raise _RefusedConstant(f"`{name}` is not a JSON number; send numbers as finite values")
+
+
+def _finite_float(text: str) -> float:
+    """`parse_float` for json.loads: a float, or a refusal if it overflows to infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise _RefusedConstant(
+            f"the number `{shown}` is too large; send large amounts as decimal strings"
+        )
+    return value
+
+
+# Plain decimal notation only: no exponent, no sign other than a leading minus,
+# no spaces, no NaN/Infinity. `[0-9]` with re.ASCII keeps out other digit scripts.
+_DECIMAL_RE: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+_EMPTY_PARTY: Final[str] = (
+    "a party id must not be empty; white space and invisible characters do not count"
+)
+
+# What the schema module declares: a type's fields as (path, datatype, required),
+# and its restrictions as (path, pattern or None, allowed values as text).
+SchemaRow = tuple[str, str, bool]
+RestrictionRow = tuple[str, "str | None", Sequence[str]]
+
+# How a field's raw value is checked on the fast path (`FieldCheck.fast`).
+_STRING, _PARTY, _DECIMAL, _AUTHORITY, _INTEGER, _BOOLEAN, _SLOW = range(7)
+_FAST: Final[dict[str, int]] = {
+    "string": _STRING,
+    "decimal": _DECIMAL,
+    "authority": _AUTHORITY,
+    "integer": _INTEGER,
+    "boolean": _BOOLEAN,
+}
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """How one field is read and checked.
+
+    `party` marks a party id, compared in its normal form (SPEC §3);
+    `pattern` and `allowed` are the field's declared restrictions, applied to
+    the typed (and, for party ids, normalised) value. `first`/`rest` split the
+    dotted path, and `fast` says which inline check fits the field (`_SLOW`
+    when it has restrictions: then `Engine._store` checks it).
+    """
+
+    path: str
+    parts: tuple[str, ...]
+    datatype: str
+    required: bool
+    party: bool = False
+    pattern: re.Pattern[str] | None = None
+    allowed: frozenset[object] | None = None
+    allowed_text: tuple[str, ...] = ()
+
+    # Derived, so that the loop over fields reads attributes instead of computing.
+    first: str = field(init=False)
+    second: str | None = field(init=False)
+    fast: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first", self.parts[0])
+        # Two segments (`approver.id`) are the common case, read inline.
+        object.__setattr__(self, "second", self.parts[1] if len(self.parts) == 2 else None)
+        restricted = self.pattern is not None or self.allowed is not None
+        fast = _SLOW if restricted else _PARTY if self.party else _FAST[self.datatype]
+        object.__setattr__(self, "fast", fast)
+
+
+# One field as the validation loop unpacks it: path, first segment, second
+# segment or None, inline check, required, and the check itself for `_store`.
+FieldRow = tuple[str, str, "str | None", int, bool, FieldCheck]
+
+
+@dataclass(frozen=True)
+class FieldRows:
+    """The fields of a type as the validation loop reads them.
+
+    `rows` are the fields one or two segments deep, as plain tuples (unpacking
+    a tuple is cheaper than reading attributes); `deep` are the deeper ones,
+    checked the general way; `position` is each path's place in the schema,
+    the order problems are reported in.
+    """
+
+    rows: tuple[FieldRow, ...]
+    deep: tuple[FieldCheck, ...]
+    position: Mapping[str, int]
+
+
+def field_rows(checks: Sequence[FieldCheck]) -> FieldRows:
+    """The rows of `checks`, without `type` (which validation reads first)."""
+    rows: list[FieldRow] = []
+    deep: list[FieldCheck] = []
+    for c in checks:
+        if c.path == "type":
+            continue
+        if len(c.parts) > 2:
+            deep.append(c)
+        else:
+            rows.append((c.path, c.first, c.second, c.fast, c.required, c))
+    return FieldRows(tuple(rows), tuple(deep), {c.path: i for i, c in enumerate(checks)})
+
+
+class FieldChecker:
+    """The field checks of every transaction type of a schema.
+
+    Construction raises `EnforcementError` for a schema the runtime cannot
+    check (an unknown datatype, a restriction of an unknown type or field, a
+    broken pattern).
     """
 
     def __init__(
         self,
-        *,
-        types: Mapping[str, Sequence[tuple[str, str, bool]]],
+        types: Mapping[str, Sequence[SchemaRow]],
         authorities: Mapping[str, int],
-        controls: Sequence[ModuleType],
+        restrictions: Mapping[str, Sequence[RestrictionRow]] | None = None,
     ) -> None:
-        self.authorities: dict[str, int] = dict(authorities)
-        if len(set(self.authorities.values())) != len(self.authorities):
-            raise EnforcementError("authority ranks are not unique")
-        self.types: dict[str, tuple[FieldSpec, ...]] = {}
-        for type_id, fields in types.items():
-            specs = tuple(FieldSpec(path, datatype, req) for path, datatype, req in fields)
-            for f in specs:
-                if f.datatype not in DATATYPES:
-                    raise EnforcementError(f"field `{f.path}` has unknown datatype `{f.datatype}`")
-            self.types[type_id] = specs
-
-        specs_by_id: dict[str, ControlSpec] = {}
-        for module in controls:
-            spec = ControlSpec.from_module(module)
-            if spec.control_id in specs_by_id:
-                raise EnforcementError(f"control `{spec.control_id}` is loaded twice")
-            for type_id in spec.applies_to:
-                if type_id not in self.types:
-                    _broken(spec.control_id, f"it applies to unknown type `{type_id}`")
-            code = spec.required_authority
-            if code is not None and code not in self.authorities:
-                _broken(spec.control_id, f"it requires unknown authority `{code}`")
-            specs_by_id[spec.control_id] = spec
-        self.controls: tuple[ControlSpec, ...] = tuple(
-            specs_by_id[cid] for cid in sorted(specs_by_id)
-        )
-        self.order: tuple[str, ...] = topological_order(self.controls)
-
-        # Per type: applicable controls by id, and action controls in action order.
-        position = {cid: index for index, cid in enumerate(self.order)}
-        self._applicable: dict[str, tuple[ControlSpec, ...]] = {}
-        self._actions: dict[str, tuple[ControlSpec, ...]] = {}
-        for type_id in self.types:
-            applicable = tuple(c for c in self.controls if type_id in c.applies_to)
-            self._applicable[type_id] = applicable
-            self._actions[type_id] = tuple(
-                sorted(
-                    (c for c in applicable if c.kind in ACTION_KINDS),
-                    key=lambda c: position[c.control_id],
-                )
-            )
-        # Trace entries are immutable: build each one once, not once per decision.
-        self._traces: dict[tuple[str, str], ControlTrace] = {
-            (c.control_id, status): ControlTrace(c.control_id, status)
-            for c in self.controls
-            for status in ("fired", "passed", "skipped")
+        self.authorities: Mapping[str, int] = authorities
+        restrictions = restrictions or {}
+        unknown = sorted(set(restrictions) - set(types))
+        if unknown:
+            raise EnforcementError(f"restrictions name unknown type `{unknown[0]}`")
+        self.checks: dict[str, tuple[FieldCheck, ...]] = {
+            type_id: _field_checks(fields, restrictions.get(type_id, ()), type_id)
+            for type_id, fields in types.items()
         }
+        self.rows: dict[str, FieldRows] = {
+            type_id: field_rows(checks) for type_id, checks in self.checks.items()
+        }
+        # Without a known type, the fields every type shares (the core fields)
+        # are still checked, so the sender learns all problems at once.
+        self.common: FieldRows = field_rows(_common_checks(list(self.checks.values())))
 
-    # -- validation ---------------------------------------------------------
+    def check_fields(
+        self,
+        transaction: Mapping[str, object],
+        fields: FieldRows,
+        values: dict[str, object],
+        problems: list[FieldProblem],
+    ) -> None:
+        """Read and type every field into `values`; append what is wrong, in schema order.
 
-    def validate(self, transaction: object) -> Tx:
-        """Check `transaction` against the schema; raise `InvalidTransaction` with all problems."""
-        if not isinstance(transaction, Mapping):
-            raise InvalidTransaction(
-                [
-                    FieldProblem(
-                        "",
-                        "the transaction must be an object (a mapping of fields), "
-                        f"got {_kind_of(transaction)}",
-                    )
-                ]
-            )
-        problems: list[FieldProblem] = []
-        type_id = transaction.get("type", _ABSENT)
-        if type_id is _ABSENT or type_id is None:
-            problems.append(FieldProblem("type", "required field is missing"))
-        elif not isinstance(type_id, str):
-            problems.append(FieldProblem("type", f"expected a string, got {_kind_of(type_id)}"))
-        elif type_id not in self.types:
-            known = ", ".join(f"`{t}`" for t in sorted(self.types)) or "none"
-            problems.append(
-                FieldProblem("type", f"unknown transaction type `{type_id}`; known types: {known}")
-            )
-
-        if isinstance(type_id, str) and type_id in self.types:
-            fields = self.types[type_id]
-        else:
-            # Without a known type, still check the fields every type shares
-            # (the core fields) so the sender learns all problems at once.
-            fields = self._common_fields()
-
-        values: dict[str, object] = {}
-        for f in fields:
-            if f.path == "type":
-                continue
-            raw, problem = _lookup(transaction, f.path)
-            if problem is not None:
-                problems.append(FieldProblem(f.path, problem))
-                continue
+        The common cases are checked inline over plain tuples (this loop runs
+        for every field of every decision); anything unusual goes to `_slow`,
+        which says why.
+        """
+        authorities = self.authorities
+        get = transaction.get
+        first_problem = len(problems)
+        for path, first, second, fast, required, check in fields.rows:
+            raw = get(first, _ABSENT)
+            if second is not None and raw is not _ABSENT and raw is not None:
+                if type(raw) is not dict:
+                    self._slow(transaction, check, values, problems)
+                    continue
+                raw = raw.get(second, _ABSENT)
             if raw is _ABSENT or raw is None:
-                if f.required:
-                    problems.append(FieldProblem(f.path, "required field is missing"))
+                if required:
+                    problems.append(FieldProblem(path, "required field is missing"))
                 continue
-            value, problem = self._coerce(f, raw)
+            if type(raw) is str:
+                if fast == _STRING or (fast == _AUTHORITY and raw in authorities):
+                    values[path] = raw
+                    continue
+                if fast == _PARTY and raw.isascii():
+                    # party_id() of an ASCII id, inline; an empty one is refused.
+                    party = raw.lower().strip()
+                    if party:
+                        values[path] = party
+                    else:
+                        problems.append(FieldProblem(path, _EMPTY_PARTY))
+                    continue
+                if fast == _DECIMAL and _DECIMAL_RE.fullmatch(raw):
+                    number = Decimal(raw)
+                    if number < 0 and path == "amount":
+                        problems.append(
+                            FieldProblem(path, f"amount must not be negative, got `{number}`")
+                        )
+                    else:
+                        values[path] = number
+                    continue
+            elif (fast == _INTEGER and type(raw) is int) or (
+                fast == _BOOLEAN and type(raw) is bool
+            ):
+                values[path] = raw
+                continue
+            problem = self._store(check, raw, values)
             if problem is not None:
-                problems.append(FieldProblem(f.path, problem))
-            else:
-                values[f.path] = value
+                problems.append(FieldProblem(path, problem))
+        for check in fields.deep:
+            self._slow(transaction, check, values, problems)
+        if fields.deep and len(problems) > first_problem:
+            # Deep paths were checked last; report every problem in schema order.
+            position = fields.position
+            problems[first_problem:] = sorted(
+                problems[first_problem:], key=lambda p: position.get(p.field, -1)
+            )
 
-        if isinstance(type_id, str) and type_id in self.types and "currency" in values:
-            problem = self._currency_problem(type_id, values["currency"])
-            if problem is not None:
-                problems.append(FieldProblem("currency", problem))
-        if problems:
-            raise InvalidTransaction(problems)
-        assert isinstance(type_id, str)
-        values["type"] = type_id
-        return Tx(type_id, values, (f.path for f in fields), self.authorities)
+    def storer(self, type_id: str) -> Callable[[str, object, dict[str, object]], bool]:
+        """`store(path, raw, values)` for the quick path of `type_id` (schema.py's
+        `QUICK`): checks one field of the type the careful way; True if it passed."""
+        checks = {c.path: c for c in self.checks[type_id]}
 
-    def _common_fields(self) -> tuple[FieldSpec, ...]:
-        if not self.types:
-            return ()
-        first, *rest = self.types.values()
-        return tuple(f for f in first if all(f in other for other in rest))
+        def store(path: str, raw: object, values: dict[str, object]) -> bool:
+            check = checks.get(path)
+            return check is not None and self._store(check, raw, values) is None
 
-    def _coerce(self, f: FieldSpec, raw: object) -> tuple[object, str | None]:
-        """The typed value of a present field, or a problem message."""
-        if f.datatype == "decimal":
-            return _decimal(f.path, raw)
-        if f.datatype == "integer":
-            # bool is an int subclass in Python but not a number in JSON.
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                return raw, None
-            return None, f"expected an integer, got {_kind_of(raw)}"
-        if f.datatype == "string":
-            if isinstance(raw, str):
-                return raw, None
-            return None, f"expected a string, got {_kind_of(raw)}"
-        if f.datatype == "boolean":
-            if isinstance(raw, bool):
-                return raw, None
-            return None, f"expected true or false, got {_kind_of(raw)}"
-        # authority
-        known = ", ".join(f"`{code}`" for code in self.authorities) or "none"
-        if not isinstance(raw, str):
-            return None, f"expected an authority code (one of {known}), got {_kind_of(raw)}"
-        if raw not in self.authorities:
-            return None, f"unknown authority code `{raw}`; known codes: {known}"
-        return raw, None
+        return store
 
-    def _currency_problem(self, type_id: str, currency: object) -> str | None:
-        """A problem if approval rules exist for the type but none covers `currency`.
-
-        Otherwise a payment in an uncovered currency would pass every approval
-        rule untouched: the rules exist, so the gap must fail closed.
-        """
-        covered = sorted(
-            {
-                c.currency
-                for c in self._applicable[type_id]
-                if c.kind == "approval" and c.currency is not None
-            }
-        )
-        if not covered or currency in covered:
-            return None
-        return (
-            f"no approval rule for transaction type `{type_id}` covers currency `{currency}`; "
-            "covered currencies: " + ", ".join(f"`{c}`" for c in covered)
-        )
-
-    # -- evaluation ---------------------------------------------------------
-
-    def evaluate(self, transaction: Mapping[str, object]) -> Decision:
-        """Decide `transaction` against every applicable control. No side effects.
-
-        Raises `InvalidTransaction` if the transaction does not match the
-        schema or a condition needs an absent optional field, and
-        `EnforcementError` if anything else goes wrong; never returns a
-        decision it could not fully reach.
-        """
+    def _slow(
+        self,
+        transaction: Mapping[str, object],
+        check: FieldCheck,
+        values: dict[str, object],
+        problems: list[FieldProblem],
+    ) -> None:
+        """Check one field the general way: any depth, any mapping type."""
         try:
-            return self._evaluate(transaction)
-        except (InvalidTransaction, EnforcementError):
-            raise
-        except Exception as exc:
+            raw = _read(transaction, check)
+        except _NotAnObject as exc:
+            problems.append(FieldProblem(check.path, str(exc)))
+            return
+        if raw is _ABSENT:
+            if check.required:
+                problems.append(FieldProblem(check.path, "required field is missing"))
+            return
+        problem = self._store(check, raw, values)
+        if problem is not None:
+            problems.append(FieldProblem(check.path, problem))
+
+    def _store(self, check: FieldCheck, raw: object, values: dict[str, object]) -> str | None:
+        """Type `raw` into `values[check.path]`; or return what is wrong with it."""
+        datatype = check.datatype
+        value: object
+        if datatype == "string":
+            if not isinstance(raw, str):
+                return f"expected a string, got {_kind_of(raw)}"
+            value = raw
+            if check.party:
+                value = party_id(raw)
+                if not value:
+                    return _EMPTY_PARTY
+        elif datatype == "decimal":
+            value, problem = _decimal(check.path, raw)
+            if problem is not None:
+                return problem
+        elif datatype == "authority":
+            if not isinstance(raw, str) or raw not in self.authorities:
+                known = ", ".join(f"`{code}`" for code in self.authorities) or "none"
+                if not isinstance(raw, str):
+                    return f"expected an authority code (one of {known}), got {_kind_of(raw)}"
+                return f"unknown authority code `{raw}`; known codes: {known}"
+            value = raw
+        elif datatype == "integer":
+            # bool is an int subclass in Python but not a number in JSON.
+            if not isinstance(raw, int) or isinstance(raw, bool):
+                return f"expected an integer, got {_kind_of(raw)}"
+            value = raw
+        else:  # boolean
+            if not isinstance(raw, bool):
+                return f"expected true or false, got {_kind_of(raw)}"
+            value = raw
+        # The messages show the value as sent (`raw`), which for a party id
+        # may differ from the normal form that was checked.
+        if check.pattern is not None and not full_match(check.pattern, str(value)):
+            return (
+                f"{_kind_of(raw)} does not match the declared pattern `{check.pattern.pattern}`; "
+                "send the value exactly in the declared form (no look-alike letters, "
+                "invisible characters or surrounding spaces)"
+            )
+        if check.allowed is not None and value not in check.allowed:
+            return f"{_kind_of(raw)} is not an allowed value; allowed: " + ", ".join(
+                f"`{text}`" for text in check.allowed_text
+            )
+        values[check.path] = value
+        return None
+
+
+def _field_checks(
+    fields: Sequence[SchemaRow], restrictions: Sequence[RestrictionRow], type_id: str
+) -> tuple[FieldCheck, ...]:
+    declared: dict[str, RestrictionRow] = {}
+    for row in restrictions:
+        declared[row[0]] = row
+    checks: list[FieldCheck] = []
+    for path, datatype, required in fields:
+        if datatype not in DATATYPES:
+            raise EnforcementError(f"field `{path}` has unknown datatype `{datatype}`")
+        # Party ids (`initiator.id`, `beneficiary.id`; not the transaction's own
+        # `id`) are compared in normal form, so look-alikes are the same person.
+        party = datatype == "string" and path.endswith(".id")
+        check = FieldCheck(path, tuple(path.split(".")), datatype, required, party)
+        restriction = declared.pop(path) if path in declared else None
+        if restriction is not None:
+            check = _restricted(check, restriction[1], tuple(restriction[2]), type_id)
+        checks.append(check)
+    if declared:
+        raise EnforcementError(
+            f"transaction type `{type_id}` restricts unknown field(s) "
+            + ", ".join(f"`{p}`" for p in sorted(declared))
+        )
+    return tuple(checks)
+
+
+def _restricted(
+    check: FieldCheck, pattern: str | None, allowed: tuple[str, ...], type_id: str
+) -> FieldCheck:
+    """`check` with its declared pattern compiled and allowed values typed."""
+    compiled = None
+    if pattern is not None:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
             raise EnforcementError(
-                f"internal error while evaluating: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _evaluate(self, transaction: Mapping[str, object]) -> Decision:
-        tx = self.validate(transaction)
-        applicable = self._applicable[tx.type_id]
-
-        # 1. Every applicable control's condition, collecting absent fields.
-        holds: dict[str, bool] = {}
-        missing: dict[str, list[str]] = {}
-        for c in applicable:
-            try:
-                holds[c.control_id] = bool(c.when(tx))
-            except MissingValue as exc:
-                missing.setdefault(exc.path, []).append(c.control_id)
-            except (InvalidTransaction, EnforcementError):
-                raise
-            except Exception as exc:
-                raise EnforcementError(
-                    f"control `{c.control_id}`: its condition failed: {type(exc).__name__}: {exc}"
-                ) from exc
-        if missing:
-            raise InvalidTransaction(
-                FieldProblem(
-                    path,
-                    "field is missing but the condition of "
-                    + ", ".join(f"control `{cid}`" for cid in controls)
-                    + " needs it",
-                )
-                for path, controls in missing.items()
-            )
-
-        # 2. Decision controls, by control id.
-        fired: set[str] = set()
-        reasons: list[Reason] = []
-        for c in applicable:
-            if c.kind not in DECISION_KINDS or not holds[c.control_id]:
-                continue
-            try:
-                reason = _decide(c, tx)
-            except (InvalidTransaction, EnforcementError):
-                raise
-            except Exception as exc:
-                raise EnforcementError(
-                    f"control `{c.control_id}` failed: {type(exc).__name__}: {exc}"
-                ) from exc
-            if reason is not None:
-                reasons.append(reason)
-                fired.add(c.control_id)
-
-        effects = {r.effect for r in reasons}
-        outcome: Outcome = (
-            "REJECT" if "REJECT" in effects else "REVIEW" if "REVIEW" in effects else "APPROVE"
-        )
-
-        # 3. Action controls, in dependsOn order.
-        actions: list[Action] = []
-        for c in self._actions[tx.type_id]:
-            if not holds[c.control_id]:
-                continue
-            if c.on_outcome and outcome not in c.on_outcome:
-                continue
-            if c.kind == "notification":
-                actions.append(Action("notify", c.control_id, c.recipients))
-            else:
-                assert c.ledger is not None  # checked in ControlSpec.from_module
-                actions.append(Action("ledger", c.control_id, (c.ledger,)))
-            fired.add(c.control_id)
-
-        traces = self._traces
-        trace = tuple(
-            traces[
-                (
-                    c.control_id,
-                    "skipped"
-                    if not holds[c.control_id]
-                    else "fired"
-                    if c.control_id in fired
-                    else "passed",
-                )
-            ]
-            for c in applicable
-        )
-        return Decision(
-            outcome=outcome,
-            reasons=tuple(reasons),
-            actions=tuple(actions),
-            trace=trace,
-            transaction_id=str(tx.get("id")),
-            transaction_type=tx.type_id,
-        )
+                f"transaction type `{type_id}`: the pattern of `{check.path}` is broken: {exc}"
+            ) from None
+    typed: set[object] = set()
+    for text in allowed:
+        value: object
+        if check.datatype == "decimal":
+            value = Decimal(text)
+        elif check.datatype == "integer":
+            value = int(text)
+        elif check.datatype == "boolean":
+            value = text == "true"
+        else:
+            value = party_id(text) if check.party else text
+        typed.add(value)
+    return FieldCheck(
+        check.path,
+        check.parts,
+        check.datatype,
+        check.required,
+        check.party,
+        compiled,
+        frozenset(typed) if allowed else None,
+        allowed,
+    )
 
 
-def _decide(c: ControlSpec, tx: Tx) -> Reason | None:
-    """Evaluate one decision control whose condition holds: a Reason if it fires."""
-    if c.kind == "approval":
-        assert c.threshold is not None and c.required_authority is not None
-        amount: Decimal = tx.get("amount")
-        currency: str = tx.get("currency")
-        # The rule applies strictly above the threshold, in its own currency.
-        if currency != c.currency or amount <= c.threshold:
-            return None
-        authority: str = tx.get("approver.authority")
-        if tx.rank(authority) >= tx.rank(c.required_authority):
-            return None
-        return Reason(
-            c.control_id,
-            "REJECT",
-            f"amount {amount} {currency} is over {c.threshold} {c.currency}; "
-            f"approver authority `{authority}` is below the required `{c.required_authority}`",
-        )
-    if c.kind == "segregation":
-        parties_by_id: dict[str, list[str]] = {}
-        for party in c.separates:
-            parties_by_id.setdefault(tx.get(f"{party}.id"), []).append(party)
-        clashes = [
-            f"{_join(parties)} are the same person (`{person}`)"
-            for person, parties in parties_by_id.items()
-            if len(parties) > 1
-        ]
-        if not clashes:
-            return None
-        return Reason(c.control_id, "REJECT", "segregation of duties: " + "; ".join(clashes))
-    if c.kind == "condition":
-        assert c.effect is not None and c.message is not None
-        return Reason(c.control_id, c.effect, c.message)
-    raise EnforcementError(f"control `{c.control_id}` has no decision kind")
+def _common_checks(per_type: list[tuple[FieldCheck, ...]]) -> tuple[FieldCheck, ...]:
+    """The checks every type has alike (unrestricted), for a transaction of unknown type."""
+    if not per_type:
+        return ()
+    first, *rest = per_type
+    return tuple(
+        c
+        for c in first
+        if c.pattern is None and c.allowed is None and all(c in other for other in rest)
+    )
 
 
-# --------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------
+def _type_problem(type_id: object, known_types: Iterable[str]) -> FieldProblem:
+    """The problem with a transaction's `type` that names no known type."""
+    if type_id is _ABSENT or type_id is None:
+        return FieldProblem("type", "required field is missing")
+    if not isinstance(type_id, str):
+        return FieldProblem("type", f"expected a string, got {_kind_of(type_id)}")
+    known = ", ".join(f"`{t}`" for t in sorted(known_types)) or "none"
+    return FieldProblem("type", f"unknown transaction type `{type_id}`; known types: {known}")
 
 
-def _lookup(transaction: Mapping[str, object], path: str) -> tuple[object, str | None]:
-    """Walk a dotted path through nested mappings: (value or _ABSENT, problem or None)."""
-    current: object = transaction
-    walked: list[str] = []
-    for part in path.split("."):
-        if current is None:
-            return _ABSENT, None
-        if not isinstance(current, Mapping):
-            return _ABSENT, (
-                f"expected an object at `{'.'.join(walked)}`, got {_kind_of(current)}"
-            )
-        if part not in current:
-            return _ABSENT, None
-        current = current[part]
-        walked.append(part)
-    return current, None
+def plain_decimal(raw: object) -> Decimal | None:
+    """`raw` as a Decimal if it is a string in plain decimal notation, else None."""
+    if type(raw) is str and _DECIMAL_RE.fullmatch(raw):
+        return Decimal(raw)
+    return None
 
 
 def _decimal(path: str, raw: object) -> tuple[object, str | None]:
@@ -777,29 +1195,701 @@ def _decimal(path: str, raw: object) -> tuple[object, str | None]:
     return value, None
 
 
-def _kind_of(value: object) -> str:
-    """A short description of a value for problem messages, e.g. "string `1e5x`"."""
-    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    if value is None:
-        return "null"
-    for python_type, name in names.items():
-        if type(value) is python_type:
-            shown = repr(value) if python_type is float else str(value)
-            if len(shown) > 40:
-                shown = shown[:37] + "..."
-            return f"{name} `{shown}`"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a value of type {type(value).__name__}"
+class _NotAnObject(Exception):
+    """A dotted path meets a value that is not an object; the message says where."""
 
 
-def _join(items: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+def _read(transaction: Mapping[str, object], check: FieldCheck) -> object:
+    """The raw value at the field's path, or `_ABSENT` if it or a parent is absent or null."""
+    current: object = transaction
+    for index, part in enumerate(check.parts):
+        if current is None:
+            return _ABSENT  # a null parent carries no children
+        if type(current) is not dict and not isinstance(current, Mapping):
+            raise _NotAnObject(
+                f"expected an object at `{'.'.join(check.parts[:index])}`, got {_kind_of(current)}"
+            )
+        current = current.get(part, _ABSENT)
+        if current is _ABSENT:
+            return _ABSENT
+    return _ABSENT if current is None else current
+
+
+_ACTIONS_SEEN_LIMIT: Final[int] = 4096
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """An approval rule as the plan needs it: who, above what, which rank.
+
+    `tails` holds, per authority code an approver may have, the end of the
+    message this rule gives when it fires, so that a decision formats only
+    the amount, once. `conditional` says whether it has a condition.
+    """
+
+    control_id: str
+    threshold: Decimal
+    currency: str
+    required_authority: str
+    rank: int
+    tails: Mapping[str, str]
+    conditional: bool
+
+
+@dataclass(frozen=True)
+class ApprovalGroup:
+    """The approval rules of one currency, sorted by threshold.
+
+    `prefix_max[i]` is the highest rank required by `rules[: i + 1]`: the rules
+    an amount is over form a prefix, so one comparison tells whether any of
+    them can fire.
+    """
+
+    thresholds: tuple[Decimal, ...]
+    rules: tuple[ApprovalRule, ...]
+    prefix_max: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SegregationGroup:
+    """Segregation rules that separate the same parties: their check is made once.
+
+    `always` are the rules without a condition, `conditional` those with one.
+    """
+
+    separates: tuple[str, ...]
+    always: tuple[str, ...]
+    conditional: tuple[str, ...]
+    fields: tuple[str, ...] = field(init=False)
+    # The two id fields when the rules separate two parties, else None.
+    pair: tuple[str, str] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        fields = tuple(party + ".id" for party in self.separates)
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "pair", (fields[0], fields[1]) if len(fields) == 2 else None)
+
+
+# A conditional control as the condition loop sees it: id, compiled condition,
+# and the reason it gives when it holds (condition rules only; else None).
+Entry = tuple[str, Callable[[Tx], object], "Reason | None"]
+
+
+@dataclass(frozen=True)
+class RangeIndex:
+    """Guards `field op value` of one field and operator, sorted by value.
+
+    For a field value v, the guards that hold are a prefix (`>`, `>=`) or a
+    suffix (`<`, `<=`) of `values`: one binary search finds them. `by_rank`
+    compares authority codes by rank. When `exact`, every guard is its whole
+    condition: the controls in the same positions of `ids` hold, with the
+    reasons in `reasons` (None for a control that gives none); otherwise the
+    entries in the same positions of `hits` are still to be called, each with
+    the rest of its condition (the guard is known to hold). When the
+    transaction lacks the field, every one of `entries`, with its whole
+    condition, is called (so that they say which field is missing).
+    """
+
+    path: str
+    op: str
+    by_rank: bool
+    exact: bool
+    values: tuple[object, ...]
+    ids: tuple[str, ...]
+    reasons: tuple[Reason | None, ...]
+    hits: tuple[Entry, ...]
+    entries: tuple[Entry, ...]
+    # The guards that hold for a value v are `[:cut(values, v)]` when `prefix`,
+    # else `[cut(values, v):]`: `>` holds below the first guard >= v
+    # (bisect_left), `>=` up to the last guard <= v (bisect_right), and `<`,
+    # `<=` the other way round.
+    prefix: bool = field(init=False)
+    cut: Callable[[Sequence[object], object], int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", self.op in (">", ">="))
+        left = self.op in (">", "<=")
+        object.__setattr__(self, "cut", bisect_left if left else bisect_right)
+
+
+@dataclass(frozen=True)
+class MemberIndex:
+    """Guards `field in {...}` (and `=`, bare booleans) of one field: value -> controls.
+
+    `by_value` gives the conditions still to call for a value (each the rest
+    of a condition, its guard being known to hold); `exact_by_value`
+    the controls that hold outright (their guard is their whole condition) and
+    their reasons (None where a control gives none). `entries` are every
+    control with its condition, called when the transaction lacks the field.
+    """
+
+    path: str
+    by_value: Mapping[object, tuple[Entry, ...]]
+    exact_by_value: Mapping[object, tuple[tuple[str, ...], tuple[Reason | None, ...]]]
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class ActionStep:
+    """One action control of a type, in action order, with its ready-made action."""
+
+    control_id: str
+    action: Action
+    conditional: bool
+
+
+@dataclass(frozen=True)
+class TypePlan:
+    """Everything `evaluate` needs for one transaction type, computed once."""
+
+    type_id: str
+    paths: frozenset[str]
+    covered_currencies: tuple[str, ...]
+    ranges: tuple[RangeIndex, ...]
+    members: tuple[MemberIndex, ...]
+    unguarded: tuple[Entry, ...]
+    conditional_ids: frozenset[str]
+    approvals: Mapping[str, ApprovalGroup]
+    segregations: tuple[SegregationGroup, ...]
+    actions: Mapping[str, tuple[ActionStep, ...]]
+    unconditional_actions: Mapping[str, tuple[Action, ...]]
+    conditional_action_ids: frozenset[str]
+    applicable: tuple[str, ...]
+    traces: Mapping[str, tuple[ControlTrace, ControlTrace, ControlTrace]]
+    # (outcome, conditional action controls that hold) -> actions; filled on use.
+    # Few such combinations occur, so most decisions reuse a ready tuple.
+    _actions_seen: dict[tuple[str, frozenset[str]], tuple[Action, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def actions_for(self, outcome: str, held: frozenset[str]) -> tuple[Action, ...]:
+        """The actions of `outcome` when, of the conditional action controls, `held` hold."""
+        key = (outcome, held)
+        actions = self._actions_seen.get(key)
+        if actions is None:
+            actions = tuple(
+                step.action
+                for step in self.actions[outcome]
+                if not step.conditional or step.control_id in held
+            )
+            # Bounded, so hostile input cannot grow it: past the bound, compute each time.
+            if len(self._actions_seen) < _ACTIONS_SEEN_LIMIT:
+                self._actions_seen[key] = actions
+        return actions
+
+    def trace(
+        self, held: frozenset[str], reasons: tuple[Reason, ...], actions: tuple[Action, ...]
+    ) -> tuple[ControlTrace, ...]:
+        """The trace of one decision, from what the decision computed."""
+        fired = {r.control_id for r in reasons}
+        fired.update(a.control_id for a in actions)
+        conditional = self.conditional_ids
+        traces = self.traces
+        return tuple(
+            traces[cid][0 if cid in conditional and cid not in held else 1 if cid in fired else 2]
+            for cid in self.applicable
+        )
+
+
+def _approval_groups(
+    rules: Sequence[ControlSpec], authorities: Mapping[str, int]
+) -> dict[str, ApprovalGroup]:
+    by_currency: dict[str, list[ApprovalRule]] = {}
+    for c in rules:
+        assert c.threshold is not None and c.currency is not None
+        assert c.required_authority is not None  # checked in ControlSpec.from_module
+        tails = {
+            code: f"{c.threshold} {c.currency}; approver authority `{code}` is below "
+            f"the required `{c.required_authority}`"
+            for code in authorities
+        }
+        by_currency.setdefault(c.currency, []).append(
+            ApprovalRule(
+                c.control_id,
+                c.threshold,
+                c.currency,
+                c.required_authority,
+                authorities[c.required_authority],
+                tails,
+                c.condition_text is not None,
+            )
+        )
+    groups: dict[str, ApprovalGroup] = {}
+    for currency in sorted(by_currency):
+        ordered = sorted(by_currency[currency], key=lambda r: (r.threshold, r.control_id))
+        prefix: list[int] = []
+        for rule in ordered:
+            prefix.append(max(prefix[-1], rule.rank) if prefix else rule.rank)
+        groups[currency] = ApprovalGroup(
+            tuple(r.threshold for r in ordered), tuple(ordered), tuple(prefix)
+        )
+    return groups
+
+
+def _segregation_groups(rules: Sequence[ControlSpec]) -> tuple[SegregationGroup, ...]:
+    by_parties: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}
+    for c in rules:
+        always, conditional = by_parties.setdefault(c.separates, ([], []))
+        (always if c.condition_text is None else conditional).append(c.control_id)
+    return tuple(
+        SegregationGroup(separates, tuple(always), tuple(conditional))
+        for separates, (always, conditional) in sorted(by_parties.items())
+    )
+
+
+def _action_steps(
+    actions: Sequence[ControlSpec],
+) -> tuple[dict[str, tuple[ActionStep, ...]], dict[str, tuple[Action, ...]]]:
+    """Per outcome: every action step that may fire, and the actions of those without
+    a condition (what a decision gives when no conditional action control holds)."""
+    steps: dict[str, tuple[ActionStep, ...]] = {}
+    ready: dict[str, tuple[Action, ...]] = {}
+    for outcome in ("APPROVE", "REJECT", "REVIEW"):
+        chosen: list[ActionStep] = []
+        for c in actions:
+            if c.on_outcome and outcome not in c.on_outcome:
+                continue
+            if c.kind == "notification":
+                action = Action("notify", c.control_id, c.recipients)
+            else:
+                assert c.ledger is not None  # checked in ControlSpec.from_module
+                action = Action("ledger", c.control_id, (c.ledger,))
+            chosen.append(ActionStep(c.control_id, action, c.condition_text is not None))
+        steps[outcome] = tuple(chosen)
+        ready[outcome] = tuple(s.action for s in chosen if not s.conditional)
+    return steps, ready
+
+
+def _guard_value(
+    check: FieldCheck, value: object, authorities: Mapping[str, int], *, by_rank: bool
+) -> object:
+    """A guard literal as the field's typed values compare with it: an authority
+    code by rank for a range, as the code itself for membership."""
+    if check.datatype == "authority":
+        if not isinstance(value, str) or value not in authorities:
+            raise EnforcementError(f"a guard on `{check.path}` names unknown code `{value}`")
+        return authorities[value] if by_rank else value
+    if check.datatype in ("decimal", "integer") and isinstance(value, str):
+        return Decimal(value)  # canonical decimal text, written by the compiler
+    return value
+
+
+def _indexes(
+    guarded: Sequence[ControlSpec],
+    checks: Mapping[str, FieldCheck],
+    authorities: Mapping[str, int],
+) -> tuple[tuple[RangeIndex, ...], tuple[MemberIndex, ...]]:
+    """The guards of `guarded` (by control id) as range and membership indexes."""
+    ranges: dict[tuple[str, str, bool], list[tuple[object, str]]] = {}
+    members: dict[str, dict[object, list[ControlSpec]]] = {}
+    member_ids: dict[str, list[str]] = {}
+    entry = {c.control_id: _entry(c) for c in guarded}
+    hit = {c.control_id: _hit(c) for c in guarded}
+    for c in guarded:
+        guard = c.guard
+        assert guard is not None
+        check = checks.get(str(guard[1]))
+        if check is None:
+            _broken(c.control_id, f"its GUARD reads unknown field `{guard[1]}`")
+        if guard[0] == "range":
+            value = _guard_value(check, guard[3], authorities, by_rank=True)
+            key = (check.path, str(guard[2]), c.guard_is_condition)
+            ranges.setdefault(key, []).append((value, c.control_id))
+        else:
+            values = guard[2]
+            assert isinstance(values, tuple)  # checked in ControlSpec.from_module
+            by_value = members.setdefault(check.path, {})
+            for item in values:
+                value = _guard_value(check, item, authorities, by_rank=False)
+                by_value.setdefault(value, []).append(c)
+            member_ids.setdefault(check.path, []).append(c.control_id)
+    range_indexes = []
+    for (path, op, whole), found in sorted(ranges.items()):
+        found.sort(key=lambda pair: (pair[0], pair[1]))
+        range_indexes.append(
+            RangeIndex(
+                path,
+                op,
+                checks[path].datatype == "authority",
+                whole,
+                tuple(value for value, _ in found),
+                tuple(cid for _, cid in found),
+                tuple(entry[cid][2] for _, cid in found),
+                tuple(hit[cid] for _, cid in found),
+                tuple(entry[cid] for _, cid in found),
+            )
+        )
+    member_indexes = []
+    for path in sorted(members):
+        called: dict[object, tuple[Entry, ...]] = {}
+        exact: dict[object, tuple[tuple[str, ...], tuple[Reason | None, ...]]] = {}
+        for value, controls in members[path].items():
+            unique = list({c.control_id: c for c in controls}.values())
+            calls = tuple(hit[c.control_id] for c in unique if not c.guard_is_condition)
+            holds = [c.control_id for c in unique if c.guard_is_condition]
+            if calls:
+                called[value] = calls
+            if holds:
+                exact[value] = (tuple(holds), tuple(entry[cid][2] for cid in holds))
+        member_indexes.append(
+            MemberIndex(path, called, exact, tuple(entry[cid] for cid in member_ids[path]))
+        )
+    return tuple(range_indexes), tuple(member_indexes)
+
+
+def _entry(c: ControlSpec) -> Entry:
+    reason = None
+    if c.kind == "condition" and c.effect is not None and c.message is not None:
+        reason = Reason(c.control_id, c.effect, c.message)
+    return (c.control_id, c.when, reason)
+
+
+def _hit(c: ControlSpec) -> Entry:
+    """The entry of a control whose guard held: the rest of its condition, if it has one."""
+    cid, when, reason = _entry(c)
+    return (cid, c.rest if c.rest is not None else when, reason)
+
+
+def compile_plan(
+    type_id: str,
+    checks: tuple[FieldCheck, ...],
+    applicable: Sequence[ControlSpec],
+    order: Sequence[str],
+    authorities: Mapping[str, int],
+) -> TypePlan:
+    """The plan of one type from its checked controls (`applicable`, by control id)."""
+    position = {cid: index for index, cid in enumerate(order)}
+    actions = sorted(
+        (c for c in applicable if c.kind in ACTION_KINDS), key=lambda c: position[c.control_id]
+    )
+    steps, ready = _action_steps(actions)
+    approvals = [c for c in applicable if c.kind == "approval"]
+    # A control without a condition always applies: there is nothing to call.
+    conditional = [c for c in applicable if c.condition_text is not None]
+    ranges, members = _indexes(
+        [c for c in conditional if c.guard is not None],
+        {check.path: check for check in checks},
+        authorities,
+    )
+    return TypePlan(
+        type_id=type_id,
+        paths=frozenset(c.path for c in checks) | {"type"},
+        covered_currencies=tuple(sorted({c.currency for c in approvals if c.currency})),
+        ranges=ranges,
+        members=members,
+        unguarded=tuple(_entry(c) for c in conditional if c.guard is None),
+        conditional_ids=frozenset(c.control_id for c in conditional),
+        approvals=_approval_groups(approvals, authorities),
+        segregations=_segregation_groups([c for c in applicable if c.kind == "segregation"]),
+        actions=steps,
+        unconditional_actions=ready,
+        conditional_action_ids=frozenset(
+            c.control_id for c in actions if c.condition_text is not None
+        ),
+        applicable=tuple(c.control_id for c in applicable),
+        traces={
+            c.control_id: (
+                ControlTrace(c.control_id, "skipped"),
+                ControlTrace(c.control_id, "fired"),
+                ControlTrace(c.control_id, "passed"),
+            )
+            for c in applicable
+        },
+    )
+
+
+class Engine:
+    """The schema and the controls of one enforcer package, checked and compiled.
+
+    `dispatch.py` builds one at import time; construction raises
+    `EnforcementError` if the package is inconsistent (an unknown type,
+    authority code or dependency, a cycle, a malformed control module or
+    restriction), so a broken package fails loudly before it decides anything.
+    """
+
+    def __init__(
+        self,
+        *,
+        types: Mapping[str, Sequence[SchemaRow]],
+        authorities: Mapping[str, int],
+        controls: Sequence[ModuleType],
+        restrictions: Mapping[str, Sequence[RestrictionRow]] | None = None,
+        quick: Mapping[str, Callable[..., bool]] | None = None,
+    ) -> None:
+        self.authorities: dict[str, int] = dict(authorities)
+        if len(set(self.authorities.values())) != len(self.authorities):
+            raise EnforcementError("authority ranks are not unique")
+        self.fields = FieldChecker(types, self.authorities, restrictions)
+        checks = self.fields.checks
+        # Per type, schema.py's quick path and the `store` it calls for restricted fields.
+        self.quick: dict[str, tuple[Callable[..., bool], Callable[..., bool]]] = {}
+        for type_id, function in sorted((quick or {}).items()):
+            if type_id not in checks or not callable(function):
+                raise EnforcementError(f"the quick path of `{type_id}` is not a known type's")
+            self.quick[type_id] = (function, self.fields.storer(type_id))
+        specs_by_id: dict[str, ControlSpec] = {}
+        for module in controls:
+            spec = ControlSpec.from_module(module)
+            if spec.control_id in specs_by_id:
+                raise EnforcementError(f"control `{spec.control_id}` is loaded twice")
+            for type_id in spec.applies_to:
+                if type_id not in checks:
+                    _broken(spec.control_id, f"it applies to unknown type `{type_id}`")
+            code = spec.required_authority
+            if code is not None and code not in self.authorities:
+                _broken(spec.control_id, f"it requires unknown authority `{code}`")
+            specs_by_id[spec.control_id] = spec
+        self.controls: tuple[ControlSpec, ...] = tuple(
+            specs_by_id[cid] for cid in sorted(specs_by_id)
+        )
+        self.order: tuple[str, ...] = topological_order(self.controls)
+        self.plans: dict[str, TypePlan] = {
+            type_id: compile_plan(
+                type_id,
+                type_checks,
+                [c for c in self.controls if type_id in c.applies_to],
+                self.order,
+                self.authorities,
+            )
+            for type_id, type_checks in checks.items()
+        }
+
+    # -- validation ---------------------------------------------------------
+
+    def validate(self, transaction: object) -> Tx:
+        """Check `transaction` against the schema; raise `InvalidTransaction` with all problems."""
+        if not isinstance(transaction, Mapping):
+            raise InvalidTransaction(
+                [
+                    FieldProblem(
+                        "",
+                        "the transaction must be an object (a mapping of fields), "
+                        f"got {_kind_of(transaction)}",
+                    )
+                ]
+            )
+        type_id = transaction.get("type", _ABSENT)
+        plan = self.plans.get(type_id) if isinstance(type_id, str) else None
+        problems: list[FieldProblem] = []
+        if plan is None:
+            problems.append(_type_problem(type_id, self.plans))
+            self.fields.check_fields(transaction, self.fields.common, {}, problems)
+            raise InvalidTransaction(problems)
+        values: dict[str, object] = {}
+        quick = self.quick.get(plan.type_id)
+        if (
+            quick is None
+            or type(transaction) is not dict
+            or not quick[0](transaction, values, plain_decimal, quick[1])
+        ):
+            # Unusual or wrong somewhere: read again, the careful way, naming every problem.
+            values = {}
+            self.fields.check_fields(transaction, self.fields.rows[plan.type_id], values, problems)
+        covered = plan.covered_currencies
+        if covered and "currency" in values and values["currency"] not in covered:
+            problems.append(
+                FieldProblem(
+                    "currency",
+                    f"no approval rule for transaction type `{plan.type_id}` covers currency "
+                    f"`{values['currency']}`; covered currencies: "
+                    + ", ".join(f"`{c}`" for c in covered),
+                )
+            )
+        if problems:
+            raise InvalidTransaction(problems)
+        values["type"] = plan.type_id
+        return Tx(plan.type_id, values, plan.paths, self.authorities)
+
+    # -- evaluation ---------------------------------------------------------
+
+    def evaluate(self, transaction: Mapping[str, object]) -> Decision:
+        """Decide `transaction` against every applicable control. No side effects.
+
+        Raises `InvalidTransaction` if the transaction does not match the
+        schema or a condition needs an absent optional field, and
+        `EnforcementError` if anything else goes wrong; never returns a
+        decision it could not fully reach.
+        """
+        try:
+            tx = self.validate(transaction)
+            plan = self.plans[tx.type_id]
+            reasons: list[Reason] = []
+            return self._decide(plan, tx, self._held(plan, tx, reasons), reasons)
+        except (InvalidTransaction, EnforcementError):
+            raise
+        except Exception as exc:
+            raise EnforcementError(
+                f"internal error while evaluating: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _held(self, plan: TypePlan, tx: Tx, reasons: list[Reason]) -> frozenset[str]:
+        """The conditional controls whose condition holds; their reasons go to `reasons`.
+
+        The indexes rule out every control whose guard (its condition's first
+        test) fails; the rest have their compiled condition called, unless the
+        guard is the whole condition. An absent
+        optional field that any condition needs makes the whole transaction
+        undecidable, as calling every condition would.
+        """
+        candidates: list[Entry] = []
+        # Controls whose guard, which held, is their whole condition, and their reasons.
+        held: list[str] = []
+        found: list[Reason | None] = []
+        for r in plan.ranges:
+            value = _dict_get(tx, r.path, _ABSENT)
+            if value is _ABSENT:
+                # Absent: its conditions are called, and say so (MissingValue).
+                candidates.extend(r.entries)
+                continue
+            if r.by_rank:
+                value = self.authorities[value]
+            cut = r.cut(r.values, value)
+            if not r.exact:
+                candidates.extend(r.hits[:cut] if r.prefix else r.hits[cut:])
+            elif r.prefix:
+                held.extend(r.ids[:cut])
+                found.extend(r.reasons[:cut])
+            else:
+                held.extend(r.ids[cut:])
+                found.extend(r.reasons[cut:])
+        for m in plan.members:
+            value = _dict_get(tx, m.path, _ABSENT)
+            if value is _ABSENT:
+                candidates.extend(m.entries)
+                continue
+            hit = m.by_value.get(value)
+            if hit:
+                candidates.extend(hit)
+            exact = m.exact_by_value.get(value)
+            if exact:
+                held.extend(exact[0])
+                found.extend(exact[1])
+        if found:
+            reasons.extend(filter(None, found))
+        missing: list[tuple[str, str]] = []
+        for cid, when, reason in chain(candidates, plan.unguarded):
+            try:
+                if when(tx):
+                    held.append(cid)
+                    if reason is not None:
+                        reasons.append(reason)
+            except MissingValue as exc:
+                missing.append((cid, exc.path))
+            except (InvalidTransaction, EnforcementError):
+                raise
+            except Exception as exc:
+                raise EnforcementError(
+                    f"control `{cid}`: its condition failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        if missing:
+            raise InvalidTransaction(_missing_problems(missing))
+        return frozenset(held) if held else _NO_HELD
+
+    def _decide(
+        self, plan: TypePlan, tx: Tx, held: frozenset[str], reasons: list[Reason]
+    ) -> Decision:
+        """The decision, given the controls whose condition holds and their reasons."""
+        group = plan.approvals.get(tx["currency"])
+        if group is not None:
+            amount: Decimal = tx["amount"]
+            # The rules the amount is over, strictly, are a prefix of the sorted thresholds.
+            over = bisect_left(group.thresholds, amount)
+            authority: str = tx["approver.authority"]
+            rank = self.authorities[authority]
+            if over and group.prefix_max[over - 1] > rank:
+                head = f"amount {amount} {tx['currency']} is over "
+                for rule in group.rules[:over]:
+                    if rule.rank > rank and (not rule.conditional or rule.control_id in held):
+                        reasons.append(
+                            _reason(rule.control_id, "REJECT", head + rule.tails[authority])
+                        )
+        for seg in plan.segregations:
+            # Party ids are required, so the check is safe before asking which
+            # rules apply; a clash is rare, so that question is rarely asked.
+            pair = seg.pair
+            if pair is not None and tx[pair[0]] != tx[pair[1]]:
+                continue  # two different people: the common case, checked inline
+            message = _clash(seg, tx)
+            if message is not None:
+                for cid in seg.always:
+                    reasons.append(_reason(cid, "REJECT", message))
+                for cid in seg.conditional:
+                    if cid in held:
+                        reasons.append(_reason(cid, "REJECT", message))
+        if len(reasons) > 1:
+            reasons.sort(key=_control_id)
+
+        outcome: Outcome = "APPROVE"
+        for reason in reasons:
+            if reason.effect == "REJECT":
+                outcome = "REJECT"
+                break
+            outcome = "REVIEW"
+
+        # Action controls, in dependsOn order.
+        if held.isdisjoint(plan.conditional_action_ids):
+            actions = plan.unconditional_actions[outcome]
+        else:
+            actions = plan.actions_for(outcome, held & plan.conditional_action_ids)
+        reason_tuple = tuple(reasons)
+        return Decision(
+            outcome,
+            reason_tuple,
+            actions,
+            partial(plan.trace, held, reason_tuple, actions),
+            tx["id"],
+            plan.type_id,
+        )
+
+
+_NO_HELD: Final[frozenset[str]] = frozenset()
+# `dict.get` itself: `Tx.get` refuses defaults, but the index may ask "is it there?".
+_dict_get: Final = dict.get
+
+
+def _missing_problems(missing: list[tuple[str, str]]) -> list[FieldProblem]:
+    """One problem per absent field, naming the controls that need it, by control id."""
+    by_path: dict[str, list[str]] = {}
+    for cid, path in sorted(missing):
+        controls = by_path.setdefault(path, [])
+        if cid not in controls:
+            controls.append(cid)
+    return [
+        FieldProblem(
+            path,
+            "field is missing but the condition of "
+            + ", ".join(f"control `{cid}`" for cid in controls)
+            + " needs it",
+        )
+        for path, controls in by_path.items()
+    ]
+
+
+def _control_id(reason: Reason) -> str:
+    return reason.control_id
+
+
+def _clash(seg: SegregationGroup, tx: Tx) -> str | None:
+    """The segregation message if two of the parties are the same person, else None."""
+    fields = seg.fields
+    if len(fields) == 2:
+        first, second = tx[fields[0]], tx[fields[1]]
+        if first != second:
+            return None  # the common case, without building the message's table
+        ids = [first, second]
+    else:
+        ids = [tx[f] for f in fields]
+        if len(set(ids)) == len(ids):
+            return None
+    separates = seg.separates
+    parties_by_id: dict[str, list[str]] = {}
+    for party, person in zip(separates, ids, strict=True):
+        parties_by_id.setdefault(person, []).append(party)
+    return "segregation of duties: " + "; ".join(
+        f"{_join(parties)} are the same person (`{person}`)"
+        for person, parties in parties_by_id.items()
+        if len(parties) > 1
+    )
 
 
 # --------------------------------------------------------------------------

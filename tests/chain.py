@@ -251,8 +251,9 @@ def built_three(tmp_path: Path, chain_templates: ChainTemplates) -> Built:
     return chain_templates.copy(3, tmp_path)
 
 
-STRICT = "if currency != c.currency or amount <= c.threshold:"
-MUTANT = "if currency != c.currency or amount < c.threshold:"
+STRICT = "over = bisect_left(group.thresholds, amount)"
+# Counting the thresholds below a hair above the amount counts one equal to it too.
+MUTANT = 'over = bisect_left(group.thresholds, amount + Decimal("0.000001"))'
 
 
 @pytest.fixture
@@ -260,7 +261,7 @@ def mutant_generator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """This generator, except that approval rules fire at exactly the threshold."""
     runtime_dir = tmp_path / "runtime"
     shutil.copytree(render.RUNTIME_DIR, runtime_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    decision = runtime_dir / "decision.py"
+    decision = runtime_dir / "engine.py"
     text = decision.read_text(encoding="utf-8")
     assert STRICT in text
     decision.write_text(text.replace(STRICT, MUTANT), encoding="utf-8")
@@ -280,7 +281,7 @@ def mutant_install(tmp_path: Path) -> dict[str, str]:
         REPO / "generator", install / "generator", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(REPO / "cli.py", install / "cli.py")
-    decision = install / "generator" / "compile" / "runtime" / "decision.py"
+    decision = install / "generator" / "compile" / "runtime" / "engine.py"
     text = decision.read_text(encoding="utf-8")
     assert STRICT in text
     decision.write_text(text.replace(STRICT, MUTANT), encoding="utf-8")

@@ -142,10 +142,12 @@ def sample_controls() -> list[ControlIR]:
             when=ConditionIR(
                 text="approver.authority >= L4 and amount > 1000000.00",
                 source=(
-                    "((tx.rank(tx.get('approver.authority')) >= tx.rank('L4'))"
-                    " and (tx.get('amount') > Decimal('1000000.00')))"
+                    "((tx.rank(tx['approver.authority']) >= tx.rank('L4'))"
+                    " and (tx['amount'] > Decimal('1000000.00')))"
                 ),
                 fields=("amount", "approver.authority"),
+                guard=("range", "approver.authority", ">=", "L4"),
+                rest_source="(tx['amount'] > Decimal('1000000.00'))",
             ),
             effect="REVIEW",
             message="Wires over 1M approved at L4+ go to the board",
@@ -168,8 +170,10 @@ def sample_controls() -> list[ControlIR]:
             owner="fraud@acme.example",
             when=ConditionIR(
                 text='counterparty.country in {"IR", "KP"}',
-                source="(tx.get('counterparty.country') in ('IR', 'KP'))",
+                source="(tx['counterparty.country'] in ('IR', 'KP'))",
                 fields=("counterparty.country",),
+                guard=("member", "counterparty.country", ("IR", "KP")),
+                guard_is_condition=True,
             ),
             effect="REJECT",
             message="Counterparty is in a sanctioned country",

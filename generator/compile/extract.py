@@ -26,7 +26,10 @@ from generator.compile.model import (
     Party,
     Role,
     TransactionType,
+    is_party_id_path,
+    lexical_value,
 )
+from generator.compile.runtime.values import party_id
 from generator.compile.validate import MU
 from generator.errors import CheckFailed
 
@@ -116,11 +119,15 @@ def _transaction_types(r: _Reader) -> tuple[TransactionType, ...]:
             if datatype not in DATATYPES:
                 raise CheckFailed(f"unknown field datatype `{datatype}`", hint="run `mu validate`")
             required = r.one(field, MU.required)
+            path = r.text(field, MU.path)
+            kind = DATATYPES[cast(rdflib.URIRef, datatype)]
             fields.append(
                 FieldDef(
-                    path=r.text(field, MU.path),
-                    datatype=DATATYPES[cast(rdflib.URIRef, datatype)],
+                    path=path,
+                    datatype=kind,
                     required=bool(cast(rdflib.Literal, required).toPython()),
+                    pattern=r.opt_text(field, MU.pattern),
+                    allowed_values=_allowed_values(path, kind, r.all(field, MU.allowedValue)),
                 )
             )
         types.append(
@@ -132,6 +139,34 @@ def _transaction_types(r: _Reader) -> tuple[TransactionType, ...]:
             )
         )
     return tuple(sorted(types, key=lambda t: t.type_id))
+
+
+def _allowed_values(
+    path: str, datatype: Datatype, nodes: list[rdflib.term.Node]
+) -> tuple[str, ...]:
+    """The `mu:allowedValue`s of a field as canonical lexical forms, sorted and de-duplicated.
+
+    A party id's values are kept in the normal form the runtime compares ids
+    in, so `"Alice"` allows the id `alice` (SPEC §3).
+    """
+    values: set[str] = set()
+    for node in nodes:
+        value = node.toPython() if isinstance(node, rdflib.Literal) else node
+        if isinstance(value, rdflib.Literal) or (
+            isinstance(node, rdflib.Literal) and getattr(node, "ill_typed", False)
+        ):
+            # rdflib hands back the Literal itself when the lexical form does
+            # not fit the datatype; SHACL reported it, so this is a stop.
+            value = None
+        try:
+            text = lexical_value(datatype, value)
+        except ValueError:
+            raise CheckFailed(
+                f"`{node}` is not an allowed value of the {datatype} field `{path}`",
+                hint="run `mu validate` for the full list of violations",
+            ) from None
+        values.add(party_id(text) if is_party_id_path(path) and datatype == "string" else text)
+    return tuple(sorted(values))
 
 
 def _authority_levels(r: _Reader) -> tuple[AuthorityLevel, ...]:

@@ -14,11 +14,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FieldIR:
-    """A field the runtime checks: dotted path, datatype name, required flag."""
+    """A field the runtime checks: dotted path, datatype name, required flag.
+
+    `pattern` and `allowed_values` are its declared restrictions (`mu:pattern`,
+    `mu:allowedValue` as canonical lexical strings, sorted; for a party id in
+    its normal form); None and () when it declares none.
+    """
 
     path: str
     datatype: str  # "decimal" | "integer" | "string" | "boolean" | "authority"
     required: bool
+    pattern: str | None = None
+    allowed_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,14 @@ class ConditionIR:
     text: str
     source: str
     fields: tuple[str, ...]
+    # The condition's first test as plain literals, for the runtime's index of
+    # conditions (`conditions/guard.py`); None when it has none.
+    guard: tuple[object, ...] | None = None
+    # True when the condition is the guarded test alone (`guard_is_condition`).
+    guard_is_condition: bool = False
+    # The condition without its guarded first test, a Python expression like
+    # `source`; None when there is no guard or the guard is the whole condition.
+    rest_source: str | None = None
 
 
 @dataclass(frozen=True)

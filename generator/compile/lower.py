@@ -89,7 +89,13 @@ def compile_conditions(ontology: Ontology) -> CompiledConditions:
 
 
 def _field(f: FieldDef) -> FieldIR:
-    return FieldIR(path=f.path, datatype=f.datatype, required=f.required)
+    return FieldIR(
+        path=f.path,
+        datatype=f.datatype,
+        required=f.required,
+        pattern=f.pattern,
+        allowed_values=f.allowed_values,
+    )
 
 
 def _digest_of(obj: object, exclude: Iterable[str] = ("digest",)) -> str:
@@ -120,7 +126,14 @@ def lower_control(control: Control, condition: CompiledCondition | None) -> Cont
     """One control's IR, with its digest computed over everything else in it."""
     when = None
     if condition is not None and control.when is not None:
-        when = ConditionIR(text=control.when, source=condition.source, fields=condition.fields)
+        when = ConditionIR(
+            text=control.when,
+            source=condition.source,
+            fields=condition.fields,
+            guard=condition.guard,
+            guard_is_condition=condition.guard_is_condition,
+            rest_source=condition.rest_source,
+        )
     threshold = None
     if control.amount_threshold is not None:
         threshold = format(control.amount_threshold, "f")

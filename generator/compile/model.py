@@ -32,11 +32,54 @@ ACTION_KINDS: frozenset[str] = frozenset(get_args(ActionKind))
 
 @dataclass(frozen=True)
 class FieldDef:
-    """A field of a transaction type: a dotted path into transaction JSON."""
+    """A field of a transaction type: a dotted path into transaction JSON.
+
+    `pattern` (`mu:pattern`) is a regular expression the whole value must
+    match; `allowed_values` (`mu:allowedValue`) are the values it may take,
+    each in its canonical lexical form (`lexical_value`), sorted and
+    de-duplicated; none means any value of the datatype.
+    """
 
     path: str
     datatype: Datatype
     required: bool
+    pattern: str | None = None
+    allowed_values: tuple[str, ...] = ()
+
+    @property
+    def is_party_id(self) -> bool:
+        """Whether the field is compared in the party-id normal form (SPEC §3).
+
+        A string field whose dotted path ends in `.id` (`approver.id`,
+        `employee.id`); the top-level `id` is the transaction's own id, not a
+        party.
+        """
+        return self.datatype == "string" and is_party_id_path(self.path)
+
+
+def is_party_id_path(path: str) -> bool:
+    """Whether `path` names a party id: a dotted path whose last segment is `id`."""
+    return path.endswith(".id")
+
+
+def lexical_value(datatype: str, value: object) -> str:
+    """The canonical lexical form of an allowed value of a field of `datatype`.
+
+    `true`/`false` for booleans, decimal digits for integers, plain decimal
+    notation for decimals (`str(Decimal)` without ever an exponent; `1.50`
+    stays `1.50`: it equals `1.5` as a value, which is how the runtime
+    compares decimals), the text itself for strings and authority codes.
+    Raises `ValueError` for a value that does not fit the datatype.
+    """
+    if datatype == "boolean" and type(value) is bool:
+        return "true" if value else "false"
+    if datatype == "integer" and type(value) is int:
+        return str(value)
+    if datatype == "decimal" and isinstance(value, Decimal) and value.is_finite():
+        return format(value, "f")
+    if datatype in ("string", "authority") and type(value) is str:
+        return value
+    raise ValueError(f"`{value}` is not a value of a {datatype} field")
 
 
 # Every transaction carries these without declaring them (SPEC §3).

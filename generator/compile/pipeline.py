@@ -1,9 +1,10 @@
 """The compiler as an ordered list of named stages (`STAGES`):
 
-    load → validate → extract → conditions ‖ lower → render → digest
+    load → validate → extract → restrictions → conditions ‖ lower → render → digest
 
 Each `Stage` turns a `Unit` into the next by filling in one field. The
-checking stages collect every problem (SHACL results and condition failures);
+checking stages collect every problem (SHACL results, declared restrictions
+the compiler refuses, and condition failures);
 the line stops at ‖ unless O ⊨ Σ, so nothing is rendered from a bad ontology
 (`compile_ontology` lets through only org-shape violations an override waives).
 """
@@ -24,6 +25,7 @@ from generator.compile.load import LoadedOntology, SourceFile, load_ontology
 from generator.compile.lower import CompiledConditions, compile_conditions, lower
 from generator.compile.model import Ontology
 from generator.compile.render import render_package
+from generator.compile.restrictions import RestrictionProblem, check_restrictions
 from generator.compile.validate import (
     Namer,
     ValidationReport,
@@ -39,6 +41,8 @@ from generator.paths import output_directory
 
 T = TypeVar("T")
 CONDITION_SHAPE = {"syntax": "mu:ConditionSyntax", "type": "mu:ConditionType"}
+# The shape a refused `mu:pattern` / `mu:allowedValue` is reported under.
+RESTRICTION_SHAPE = {"mu:pattern": "mu:FieldPattern", "mu:allowedValue": "mu:FieldAllowedValue"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,32 @@ def _condition_violations(
     return out
 
 
+def _restriction_violations(
+    loaded: LoadedOntology, problems: tuple[RestrictionProblem, ...]
+) -> list[Violation]:
+    # A field is a blank node with a random label, so the violation names its
+    # transaction type (a stable IRI) and says which field in the message.
+    namer = Namer(loaded)
+    out = []
+    for problem in problems:
+        node = URIRef(problem.type_iri)
+        out.append(
+            Violation(
+                focus=namer.term(node),
+                path=problem.prop,
+                shape=RESTRICTION_SHAPE.get(problem.prop, "mu:FieldRestriction"),
+                message=(
+                    f"field `{problem.path}` of transaction type `{problem.type_id}`: "
+                    f"{problem.message} (hint: {problem.hint})"
+                ),
+                severity="Violation",
+                file=namer.file_of(node),
+                core=True,  # the compiler refuses to compile it: never waivable
+            )
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class Unit:
     """What flows through the stages: each stage fills in the next field."""
@@ -193,6 +223,17 @@ def _extract(unit: Unit) -> Unit:
         return unit
 
 
+def _restrictions(unit: Unit) -> Unit:
+    if unit.ontology is None:
+        return unit
+    problems = check_restrictions(unit.ontology)
+    if not problems:
+        return unit
+    report = _need(unit.report, "report")
+    results = (*report.results, *_restriction_violations(_need(unit.loaded, "loaded"), problems))
+    return replace(unit, report=ValidationReport(tuple(sorted(results, key=sort_key))))
+
+
 def _conditions(unit: Unit) -> Unit:
     if unit.ontology is None:
         return unit
@@ -225,6 +266,7 @@ CHECK_STAGES: tuple[Stage, ...] = (
     Stage("load", _load),
     Stage("validate", _validate),
     Stage("extract", _extract),
+    Stage("restrictions", _restrictions),
     Stage("conditions", _conditions),
 )
 EMIT_STAGES: tuple[Stage, ...] = (

@@ -33,8 +33,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from generator.compile.conditions.hoist import hoist_decimals
 from generator.compile.conditions.safety import verify_source
-from generator.compile.ir import ControlIR, PackageIR, SchemaIR
+from generator.compile.ir import ControlIR, PackageIR, SchemaIR, TypeIR
 from generator.compile.model import CONTROL_KINDS, DATATYPES, EFFECTS, OUTCOMES, PARTIES
 from generator.hashing import sha256_hex
 
@@ -48,7 +49,16 @@ RUNTIME_PACKAGE = "generator.compile.runtime"
 # The runtime's parts in the order they are emitted. A part may import names
 # only from the parts before it, because in the one generated module those
 # names must already be defined when its body runs.
-RUNTIME_PARTS = ("decision.py", "actions.py")
+RUNTIME_PARTS = (
+    "values.py",
+    "decision.py",
+    "specs.py",
+    "parse.py",
+    "fields.py",
+    "plan.py",
+    "engine.py",
+    "actions.py",
+)
 
 # Identifiers become file names and module names, so they are held to the
 # contract's pattern (SPEC §3) even though validation upstream checks it too.
@@ -376,6 +386,15 @@ def _schema_context(schema: SchemaIR) -> dict[str, Any]:
                 raise ValueError(
                     f"field `{f.path}` of type `{t.type_id}` has unknown datatype `{f.datatype}`"
                 )
+    restrictions = []
+    for t in types:
+        declared = []
+        for f in sorted(t.fields, key=lambda f: f.path):
+            if f.pattern is None and not f.allowed_values:
+                continue
+            _check_restriction(t.type_id, f.path, f.pattern, f.allowed_values)
+            declared.append((f.path, f.pattern, tuple(sorted(set(f.allowed_values)))))
+        restrictions.append((t.type_id, declared))
     return {
         # (type id, label, ((path, datatype, required), ...)) — plain tuples for `py`.
         "types": [
@@ -383,19 +402,138 @@ def _schema_context(schema: SchemaIR) -> dict[str, Any]:
             for t in types
         ],
         "authorities": [(a.code, a.rank, a.label) for a in authorities],
+        # (type id, ((path, pattern or None, allowed values), ...)) for every type.
+        "restrictions": restrictions,
+        "quick": _quick_paths(types),
     }
+
+
+# The inline check of a field on the quick path, by datatype (see schema.py.j2).
+_QUICK_KINDS = {
+    "string": "string",
+    "decimal": "decimal",
+    "authority": "authority",
+    "integer": "integer",
+    "boolean": "boolean",
+}
+
+
+def _quick_paths(types: list[TypeIR]) -> list[tuple[str, str, list[Any]]]:
+    """Per type with no field deeper than two segments: (type id, function name,
+    groups), each group (parent key or None, every field optional, fields) and
+    each field (key, path, inline check, required), in schema order.
+
+    The checks mirror the runtime's careful path (`fields.py`): a party id is a
+    string field whose path ends in `.id`; a field with a declared restriction
+    goes to the runtime's `store`. The function is named by position, never by
+    the type id, so no user text is ever an identifier.
+    """
+    quick = []
+    for index, t in enumerate(types):
+        if any(f.path.count(".") > 1 for f in t.fields):
+            continue
+        groups: dict[str | None, list[tuple[str, str, str, bool]]] = {}
+        for f in t.fields:
+            if f.path == "type":
+                continue  # read first, by the runtime, to find the type
+            first, _, second = f.path.partition(".")
+            if f.pattern is not None or f.allowed_values:
+                kind = "restricted"
+            elif f.datatype == "string" and f.path.endswith(".id"):
+                kind = "party"
+            elif f.path == "amount" and f.datatype == "decimal":
+                kind = "amount"  # a negative amount is a problem
+            else:
+                kind = _QUICK_KINDS[f.datatype]
+            parent = first if second else None
+            groups.setdefault(parent, []).append((second or first, f.path, kind, f.required))
+        quick.append(
+            (
+                t.type_id,
+                f"_quick_{index}",
+                [
+                    (parent, not any(field[3] for field in fields), fields)
+                    for parent, fields in groups.items()
+                ],
+            )
+        )
+    return quick
+
+
+def _check_restriction(
+    type_id: str, path: str, pattern: str | None, allowed: tuple[str, ...]
+) -> None:
+    """A declared restriction must be plain data, and its pattern must compile.
+
+    The compiler's restrictions stage has checked the pattern properly; this
+    only keeps a pattern the runtime could not compile from shipping.
+    """
+    where = f"field `{path}` of type `{type_id}`"
+    if pattern is not None:
+        if type(pattern) is not str:
+            raise TypeError(f"{where} has a pattern of type {type(pattern).__name__}")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{where} has a pattern that does not compile: {exc}") from None
+    if not all(type(value) is str for value in allowed):
+        raise TypeError(f"{where} has an allowed value that is not a string")
 
 
 def _control_context(control: ControlIR) -> dict[str, Any]:
     source = None if control.when is None else control.when.source
     names = _check_condition(control.control_id, source) if source is not None else set()
+    rest = None if control.when is None else control.when.rest_source
+    if rest is not None:
+        names |= _check_condition(control.control_id, rest)
+    decimals: tuple[str, ...] = ()
+    if source is not None:
+        try:
+            hoisted = hoist_decimals(source)
+            # The rest is part of the condition: it reuses the condition's names.
+            rested = None if rest is None else hoist_decimals(rest, hoisted.decimals)
+            decimals = hoisted.decimals if rested is None else rested.decimals
+            constants = frozenset(f"_D{index}" for index in range(len(decimals)))
+            verify_source(hoisted.source, constants=constants)
+            if rested is not None:
+                verify_source(rested.source, constants=constants)
+        except RuntimeError as exc:
+            why = f"compiled condition of control `{control.control_id}`: {exc}"
+            raise ValueError(why) from None
+        source = hoisted.source
+        rest = None if rested is None else rested.source
     return {
         "c": control,
         "when_source": source,
+        "rest_source": rest,
+        # (name, canonical decimal text) of each hoisted literal, for the template.
+        "decimals": [(f"_D{index}", text) for index, text in enumerate(decimals)],
         "condition_text": None if control.when is None else control.when.text,
+        "guard": None if control.when is None else _checked_guard(control),
+        "guard_is_condition": control.when is not None and control.when.guard_is_condition,
         # Import Decimal only where it is used, so the module stays lint-clean.
         "needs_decimal": control.kind == "approval" or "Decimal" in names,
     }
+
+
+def _checked_guard(control: ControlIR) -> tuple[object, ...] | None:
+    """The condition's guard, if it has the shape the runtime indexes (else ValueError)."""
+    assert control.when is not None
+    guard = control.when.guard
+    if guard is None:
+        return None
+    shape_ok = type(guard) is tuple and (
+        (len(guard) == 4 and guard[0] == "range" and guard[2] in ("<", "<=", ">", ">="))
+        or (len(guard) == 3 and guard[0] == "member" and type(guard[2]) is tuple and guard[2])
+    )
+    if not shape_ok or type(guard[1]) is not str or guard[1] not in control.when.fields:
+        raise ValueError(f"control `{control.control_id}` has a malformed guard {guard!r}")
+    if control.when.rest_source is not None and control.when.guard_is_condition:
+        raise ValueError(f"control `{control.control_id}` has a rest beside a whole guard")
+    if control.when.guard_is_condition and control.when.fields != (guard[1],):
+        # A condition that is one test reads exactly the field it tests.
+        raise ValueError(f"control `{control.control_id}` has a malformed guard {guard!r}")
+    return guard
 
 
 def _check_controls(controls: list[ControlIR]) -> None:

@@ -33,6 +33,7 @@ MAX_INTEGER_DIGITS = 4300
 _MAX_PROBLEMS = 20
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HINT = "a transaction is one JSON object in UTF-8 (SPEC §3), at most 16 MiB"
+REFUSED_HINT = "fix every field listed; the enforcer never approves what it cannot check"
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,12 @@ def read_transaction_stream(stream: BinaryIO, name: str = "standard input") -> d
     return parse_transaction(data, name)
 
 
-def parse_transaction(data: bytes, source: str) -> dict[str, Any]:
-    """Parse transaction bytes strictly; `source` (already quoted if a path) names them."""
+def parse_transaction(data: bytes, source: str, *, one_line: bool = False) -> dict[str, Any]:
+    """Parse transaction bytes strictly; `source` (already quoted if a path) names them.
+
+    `one_line`: the bytes are one line of a batch, so a syntax error names the
+    column only (its line is always 1, which would contradict the batch's).
+    """
     if len(data) > MAX_TRANSACTION_BYTES:
         raise InputError(f"{source} is larger than 16 MiB", hint=_HINT)
     try:
@@ -137,8 +142,9 @@ def parse_transaction(data: bytes, source: str) -> dict[str, Any]:
             f"{source} is nested too deeply (at most {MAX_DEPTH} levels)", hint=_HINT
         ) from None
     except json.JSONDecodeError as exc:
+        where = f"column {exc.colno}" if one_line else f"line {exc.lineno}, column {exc.colno}"
         raise InputError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            f"{source} is not valid JSON: {exc.msg} at {where}",
             hint=_HINT,
             location=Location.of_parse_error(source.strip("`"), exc),
         ) from None
@@ -268,11 +274,8 @@ def decide(
     except module.InvalidTransaction as exc:
         raise CheckFailed(
             f"transaction refused (fails closed): {len(exc.problems)} problem(s)",
-            hint="fix every field listed; the enforcer never approves what it cannot check",
-            problems=[
-                Problem(f"`{shown(str(p.field))}`", shown(str(p.message), 400))
-                for p in exc.problems
-            ],
+            hint=REFUSED_HINT,
+            problems=refusal_problems(exc),
         ) from exc
     except module.EnforcementError as exc:
         raise CheckFailed(
@@ -280,3 +283,11 @@ def decide(
             hint="escalate with `mu diagnose`",
         ) from exc
     return DecideResult(decision.to_dict())
+
+
+def refusal_problems(exc: Exception) -> list[Problem]:
+    """The problems of an enforcer's `InvalidTransaction`, safe to print: one per field."""
+    return [
+        Problem(f"`{shown(str(p.field))}`", shown(str(p.message), 400))
+        for p in getattr(exc, "problems", ())
+    ]

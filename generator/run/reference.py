@@ -11,15 +11,22 @@ right, never to be deployed.
     decision = reference_decide(ontology, transaction)
     observed = summarize_enforcer_decision(load_enforcers(path), transaction)
     assert decision == observed
+
+For the same reason it writes its own party-id normal form (SPEC §3) from the
+definition, deriving the default-ignorable code points from `unicodedata`
+rather than reading the runtime's table; a test holds the two to agree on every
+code point.
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from types import ModuleType
 from typing import Any
 
@@ -61,7 +68,10 @@ class ReferenceDecision:
     `reasons` are (control id, effect) sorted by control id; `actions` are
     (kind, control id) with kind `notify` or `ledger`, in action order;
     `invalid_fields` are the sorted field paths named when `outcome` is
-    `INVALID` ("" stands for the transaction as a whole).
+    `INVALID` ("" stands for the transaction as a whole). `trace` holds, for
+    every control that applies to the type, by control id, `(control id,
+    status)`: "skipped" (its condition was false), "fired" (it gave a reason
+    or an action) or "passed"; it is empty when there is no decision.
     """
 
     outcome: str
@@ -70,6 +80,7 @@ class ReferenceDecision:
     invalid_fields: tuple[str, ...] = ()
     # Set only for a generated package that could not decide (outcome `ERROR`).
     error: str = ""
+    trace: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able data."""
@@ -79,6 +90,7 @@ class ReferenceDecision:
             "actions": [list(a) for a in self.actions],
             "invalid_fields": list(self.invalid_fields),
             "error": self.error,
+            "trace": [list(t) for t in self.trace],
         }
 
 
@@ -88,6 +100,114 @@ def _invalid(fields: Iterable[str]) -> ReferenceDecision:
 
 # The value of a field the transaction does not carry (missing key or JSON null).
 _ABSENT = object()
+
+# Default_Ignorable_Code_Point as DerivedCoreProperties.txt defines it:
+# Other_Default_Ignorable_Code_Point + Cf + Variation_Selector - White_Space
+# - FFF9..FFFB - 13430..1343F - Prepended_Concatenation_Mark. The first, the
+# variation selectors and the exceptions are fixed lists (PropList.txt; the
+# first is stable by Unicode policy); Cf comes from `unicodedata`.
+_OTHER_DEFAULT_IGNORABLE = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x2065, 0x2065),
+    (0x3164, 0x3164),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0xE0000, 0xE0000),
+    (0xE0002, 0xE001F),
+    (0xE0080, 0xE00FF),
+    (0xE01F0, 0xE0FFF),
+)
+_VARIATION_SELECTORS = ((0x180B, 0x180D), (0x180F, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+_NOT_IGNORABLE = (
+    (0xFFF9, 0xFFFB),
+    (0x13430, 0x1343F),
+    (0x0600, 0x0605),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+)
+
+
+def _within(code: int, ranges: Iterable[tuple[int, int]]) -> bool:
+    return any(first <= code <= last for first, last in ranges)
+
+
+def default_ignorable(char: str) -> bool:
+    """Whether `char` is a Default_Ignorable_Code_Point, derived from its definition."""
+    code = ord(char)
+    if char.isspace() or _within(code, _NOT_IGNORABLE):
+        return False
+    return (
+        unicodedata.category(char) == "Cf"
+        or _within(code, _OTHER_DEFAULT_IGNORABLE)
+        or _within(code, _VARIATION_SELECTORS)
+    )
+
+
+def normal_party_id(value: str) -> str:
+    """A party id in SPEC §3's normal form, step by step as the contract says:
+    NFKC, case-folded, NFKC, default-ignorable code points removed, NFKC,
+    surrounding white space trimmed."""
+    text = unicodedata.normalize("NFKC", value)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = "".join(char for char in text if not default_ignorable(char))
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _is_party_id(f: FieldDef) -> bool:
+    # `id` alone is the transaction's own id; `initiator.id` or `employee.id` is a party's.
+    return f.datatype == "string" and "." in f.path and f.path.rsplit(".", 1)[1] == "id"
+
+
+def _allowed(f: FieldDef, value: object) -> bool:
+    """Whether a typed value is one of the field's `mu:allowedValue`s, compared as values."""
+    for text in f.allowed_values:
+        if f.datatype == "decimal":
+            try:
+                if value == Decimal(text):
+                    return True
+            except InvalidOperation:
+                continue
+        elif f.datatype == "integer":
+            if text.lstrip("-").isdigit() and value == int(text):
+                return True
+        elif f.datatype == "boolean":
+            if isinstance(value, bool) and text == ("true" if value else "false"):
+                return True
+        elif f.datatype == "string" and _is_party_id(f):
+            if value == normal_party_id(text):
+                return True
+        elif value == text:
+            return True
+    return False
+
+
+def _restricted(f: FieldDef, value: object) -> object:
+    """The value after SPEC §3's rules on look-alikes; `_BadField` if they refuse it."""
+    if _is_party_id(f):
+        assert isinstance(value, str)
+        value = normal_party_id(value)
+        if value == "":
+            raise _BadField(f.path)
+    if f.pattern is not None:
+        text = str(value)
+        if text.endswith("\n") or re.fullmatch(f.pattern, text) is None:
+            raise _BadField(f.path)
+    if f.allowed_values and not _allowed(f, value):
+        raise _BadField(f.path)
+    return value
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed(text: str) -> cond.Expr:
+    """A condition's AST, parsed once per text: property tests decide tens of
+    thousands of transactions against ontologies of thousands of controls."""
+    return parse_condition(text)
 
 
 class _BadField(Exception):
@@ -151,7 +271,13 @@ def _schema(ontology: Ontology, ttype: TransactionType | None) -> tuple[FieldDef
     if not ontology.transaction_types:
         return ()
     first, *rest = (CORE_FIELDS + t.fields for t in ontology.transaction_types)
-    return tuple(f for f in first if all(f in other for other in rest))
+    # A restriction belongs to a type's declaration: without a known type
+    # there is none to apply, so restricted fields are left to that type.
+    return tuple(
+        f
+        for f in first
+        if f.pattern is None and not f.allowed_values and all(f in other for other in rest)
+    )
 
 
 def _validate(
@@ -173,7 +299,7 @@ def _validate(
                 if f.required:
                     bad.add(f.path)
                 continue
-            values[f.path] = _typed(f, raw, ranks)
+            values[f.path] = _restricted(f, _typed(f, raw, ranks))
         except _BadField:
             bad.add(f.path)
     if ttype is not None and "currency" in values:
@@ -192,6 +318,7 @@ class _Scope:
     values: Mapping[str, object]
     datatypes: Mapping[str, str]
     ranks: Mapping[str, int]
+    party_ids: frozenset[str] = frozenset()
 
     def read(self, path: str) -> object:
         if path not in self.values:
@@ -205,12 +332,14 @@ class _Scope:
 
 
 def _operand(node: cond.Operand | cond.SetItem, scope: _Scope) -> tuple[object, str]:
-    """An operand's value and kind: a datatype, `code` for a bare authority code,
-    or the literal's type."""
+    """An operand's value and kind: a datatype, `party` for a party id (a string
+    held in its normal form), `code` for a bare authority code, or the literal's type."""
     if isinstance(node, cond.FieldRef | cond.Name):
         path = node.path if isinstance(node, cond.FieldRef) else node.name
         datatype = scope.datatypes.get(path)
         if datatype is not None:  # a bare name is a field first, as the checker reads it
+            if path in scope.party_ids:
+                return scope.read(path), "party"
             return scope.read(path), datatype
         if isinstance(node, cond.Name):
             return node.name, "code"
@@ -218,10 +347,21 @@ def _operand(node: cond.Operand | cond.SetItem, scope: _Scope) -> tuple[object, 
     return node.value, _LITERAL_KINDS[type(node)]
 
 
+def _as_party(value: object, kind: str, other_kind: str) -> tuple[object, str]:
+    """A string compared with a party id means the person: compare normal forms."""
+    if other_kind == "party" and kind == "string" and isinstance(value, str):
+        return normal_party_id(value), "party"
+    return value, kind
+
+
 def _compare(node: cond.Compare, scope: _Scope) -> bool:
     """`left op right`; operands are read left to right, as a reader would."""
     left, left_kind = _operand(node.left, scope)
     right, right_kind = _operand(node.right, scope)
+    left, left_kind, right, right_kind = (
+        *_as_party(left, left_kind, right_kind),
+        *_as_party(right, right_kind, left_kind),
+    )
     if "authority" in (left_kind, right_kind):
         # Authority levels order by rank, never by how their codes are spelled.
         left, right = scope.rank(left), scope.rank(right)
@@ -248,10 +388,12 @@ def _holds(expr: cond.Expr, scope: _Scope) -> bool:
         case cond.In(negated, left, values):
             # Set items are literals or authority codes; codes are compared as
             # strings, which is rank equality because ranks are unique.
-            value, _ = _operand(left, scope)
+            value, kind = _operand(left, scope)
             items = [
                 item.name if isinstance(item, cond.Name) else item.value for item in values.items
             ]
+            if kind == "party":
+                items = [normal_party_id(i) if isinstance(i, str) else i for i in items]
             return (value in items) != negated
         case cond.BoolLit(value):
             return value
@@ -323,7 +465,13 @@ def reference_decide(ontology: Ontology, transaction: Mapping[str, object]) -> R
         return _invalid(bad)
     ttype = ontology.type_by_id(str(values["type"]))
     assert ttype is not None  # validation named `type` otherwise
-    scope = _Scope(values, {f.path: f.datatype for f in CORE_FIELDS + ttype.fields}, ranks)
+    fields = CORE_FIELDS + ttype.fields
+    scope = _Scope(
+        values,
+        {f.path: f.datatype for f in fields},
+        ranks,
+        frozenset(f.path for f in fields if _is_party_id(f)),
+    )
     applicable = _applicable(ontology, ttype.type_id)
 
     # Every applicable control's condition first: an absent optional field that
@@ -332,18 +480,20 @@ def reference_decide(ontology: Ontology, transaction: Mapping[str, object]) -> R
     missing: set[str] = set()
     for c in applicable:
         try:
-            holds[c.control_id] = c.when is None or _holds(parse_condition(c.when), scope)
+            holds[c.control_id] = c.when is None or _holds(_parsed(c.when), scope)
         except _Missing as exc:
             missing.add(exc.path)
     if missing:
         return _invalid(missing)
 
     reasons: list[tuple[str, str]] = []
+    fired: set[str] = set()
     for c in applicable:
         if c.kind in DECISION_KINDS and holds[c.control_id]:
             effect = _effect(c, values, scope)
             if effect is not None:
                 reasons.append((c.control_id, effect))
+                fired.add(c.control_id)
     effects = {effect for _, effect in reasons}
     outcome = "REJECT" if "REJECT" in effects else "REVIEW" if "REVIEW" in effects else "APPROVE"
 
@@ -355,7 +505,19 @@ def reference_decide(ontology: Ontology, transaction: Mapping[str, object]) -> R
             continue
         if holds[cid] and (not control.on_outcome or outcome in control.on_outcome):
             actions.append(("notify" if control.kind == "notification" else "ledger", cid))
-    return ReferenceDecision(outcome, tuple(reasons), tuple(actions))
+            fired.add(cid)
+    trace = tuple(
+        (
+            c.control_id,
+            "skipped"
+            if not holds[c.control_id]
+            else "fired"
+            if c.control_id in fired
+            else "passed",
+        )
+        for c in applicable
+    )
+    return ReferenceDecision(outcome, tuple(reasons), tuple(actions), trace=trace)
 
 
 def summarize_enforcer_decision(
@@ -379,4 +541,6 @@ def summarize_enforcer_decision(
         outcome=str(decision.outcome),
         reasons=tuple((str(r.control_id), str(r.effect)) for r in decision.reasons),
         actions=tuple((str(a.kind), str(a.control_id)) for a in decision.actions),
+        # A package generated before decisions carried a trace has none to compare.
+        trace=tuple((str(t.control_id), str(t.status)) for t in getattr(decision, "trace", ())),
     )

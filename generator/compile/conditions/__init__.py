@@ -3,9 +3,9 @@
     >>> env = TypeEnv({"amount": "decimal", "approver.authority": "authority"},
     ...               frozenset({"L3", "L4"}))
     >>> compile_condition("amount > 100000.00", env).source
-    "(tx.get('amount') > Decimal('100000.00'))"
+    "(tx['amount'] > Decimal('100000.00'))"
     >>> compile_condition("approver.authority >= L4", env).source
-    "(tx.rank(tx.get('approver.authority')) >= tx.rank('L4'))"
+    "(tx.rank(tx['approver.authority']) >= tx.rank('L4'))"
 
 `parse_condition` turns text into an `ast.Expr` (frozen dataclasses), raising
 `ConditionProblem(kind="syntax")`; `check_condition` types it against a
@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ast import Expr
+from .ast import And, Expr
 from .emit import emit_condition, fields_read
 from .env import TypeEnv
+from .guard import Guard, condition_guard, guard_is_condition
 from .parser import parse_condition
 from .problem import ConditionProblem
 from .safety import verify_source
@@ -31,6 +32,7 @@ __all__ = [
     "CompiledCondition",
     "ConditionProblem",
     "Expr",
+    "Guard",
     "TypeEnv",
     "check_condition",
     "compile_condition",
@@ -49,6 +51,13 @@ class CompiledCondition:
 
     source: str
     fields: tuple[str, ...]
+    # The first test as data for the runtime's index of conditions (guard.py).
+    guard: Guard | None = None
+    # Whether the condition is that first test alone (`guard_is_condition`).
+    guard_is_condition: bool = False
+    # The condition without its guarded first test (`a and b and c` -> `b and c`),
+    # what the runtime calls once the guard is known to hold; None without one.
+    rest_source: str | None = None
 
 
 def compile_condition(text: str, env: TypeEnv) -> CompiledCondition:
@@ -60,4 +69,17 @@ def compile_condition(text: str, env: TypeEnv) -> CompiledCondition:
     expr = parse_condition(text)
     source = emit_condition(expr, env)
     verify_source(source)
-    return CompiledCondition(source=source, fields=fields_read(expr, env))
+    guard = condition_guard(expr, env)
+    rest_source = None
+    if guard is not None and isinstance(expr, And):
+        remaining = expr.operands[1:]
+        rest = remaining[0] if len(remaining) == 1 else And(remaining, expr.column)
+        rest_source = emit_condition(rest, env)
+        verify_source(rest_source)
+    return CompiledCondition(
+        source=source,
+        fields=fields_read(expr, env),
+        guard=guard,
+        guard_is_condition=guard_is_condition(expr, env),
+        rest_source=rest_source,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 
 _NAMES = frozenset({"tx", "Decimal"})
-_TX_METHODS = frozenset({"get", "rank"})
+_TX_METHODS = frozenset({"rank"})
 _COMPARE_OPS = (
     ast.Eq,
     ast.NotEq,
@@ -24,13 +24,17 @@ _COMPARE_OPS = (
 )
 
 
-def verify_source(source: str) -> None:
-    """Raise `RuntimeError` unless `source` is an expression of the allowed shapes."""
+def verify_source(source: str, *, constants: frozenset[str] = frozenset()) -> None:
+    """Raise `RuntimeError` unless `source` is an expression of the allowed shapes.
+
+    `constants` are further names it may read: the hoisted decimal literals
+    (`_D0`, ...) of a control module, each a `Decimal` the renderer wrote.
+    """
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise RuntimeError(f"emitted condition is not valid Python: {source!r}") from exc
-    _check(tree, source)
+    _check(tree, source, _NAMES | constants)
 
 
 def _reject(node: ast.AST, source: str) -> RuntimeError:
@@ -39,30 +43,36 @@ def _reject(node: ast.AST, source: str) -> RuntimeError:
     )
 
 
-def _check(node: ast.AST, source: str) -> None:
+def _check(node: ast.AST, source: str, names: frozenset[str]) -> None:
     match node:
         case ast.Expression(body=body):
-            _check(body, source)
+            _check(body, source, names)
         case ast.BoolOp(op=ast.And() | ast.Or(), values=values):
             for value in values:
-                _check(value, source)
+                _check(value, source, names)
         case ast.UnaryOp(op=ast.Not(), operand=operand):
-            _check(operand, source)
+            _check(operand, source, names)
         case ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=value)) if type(value) is int:
             pass  # a negative integer literal
         case ast.Compare(left=left, ops=[op], comparators=[right]) if isinstance(op, _COMPARE_OPS):
-            _check(left, source)
-            _check(right, source)
-        case ast.Call(func=func, args=[ast.Constant() | ast.Call() as arg], keywords=[]):
+            _check(left, source, names)
+            _check(right, source, names)
+        case ast.Call(
+            func=func, args=[ast.Constant() | ast.Call() | ast.Subscript() as arg], keywords=[]
+        ):
             if not _allowed_callee(func):
                 raise _reject(func, source)
-            _check(arg, source)
+            _check(arg, source, names)
         case ast.Constant(value=value) if type(value) in (str, int, bool):
             pass
+        case ast.Subscript(
+            value=ast.Name(id="tx", ctx=ast.Load()), slice=ast.Constant(value=str()), ctx=ast.Load()
+        ):
+            pass  # a field read: `tx["counterparty.country"]`
         case ast.Tuple(elts=elts, ctx=ast.Load()):
             for elt in elts:
-                _check(elt, source)
-        case ast.Name(id=name, ctx=ast.Load()) if name in _NAMES:
+                _check(elt, source, names)
+        case ast.Name(id=name, ctx=ast.Load()) if name in names:
             pass
         case _:
             raise _reject(node, source)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile.ir import AuthorityIR, ConditionIR, ControlIR, PackageIR, TypeIR
+from generator.compile.ir import AuthorityIR, ConditionIR, ControlIR, FieldIR, PackageIR, TypeIR
 from generator.compile.render import constant_digest, py_literal, render_package
 from tests.fixtures_ir import (
     control_ir,
@@ -339,7 +339,7 @@ def nasty_ir(marker: Path) -> tuple[PackageIR, dict[str, str]]:
             "message": texts[7],
             "when": ConditionIR(
                 text=text,
-                source="(tx.get('counterparty.country') in ('IR', 'KP'))",
+                source="(tx['counterparty.country'] in ('IR', 'KP'))",
                 fields=("counterparty.country",),
             ),
         },
@@ -467,19 +467,19 @@ def test_rejects_unsafe_generator_version(ir: PackageIR) -> None:
     [
         "__import__('os').system('echo pwned')",
         "open('/tmp/x', 'w')",
-        "tx.get('a') # comment",
-        "(tx.get('a')\n== 'b')",
-        "tx.get('a'); import os",
+        "tx['a'] # comment",
+        "(tx['a']\n== 'b')",
+        "tx['a']; import os",
         "tx._values",
-        "tx.get('a').__class__",
+        "tx['a'].__class__",
         "tx.get",
         "(lambda: True)()",
         "[x for x in ()]",
-        "tx.get('amount') > 1.5",
+        "tx['amount'] > 1.5",
         "tx.get(path='amount')",
-        "tx.get('a') if True else False",
+        "tx['a'] if True else False",
         "Decimal.__dict__",
-        "tx.get('a') + 1",
+        "tx['a'] + 1",
         "",
         "   ",
         "x) or (y",
@@ -559,3 +559,25 @@ def test_control_ir_type_is_the_one_rendered() -> None:
     # Guard for fixtures: control_ir builds real ControlIR objects with digests.
     c = control_ir(control_id="x", kind="audit_log", ledger="l")
     assert isinstance(c, ControlIR) and len(c.digest) == 64
+
+
+def test_each_type_gets_a_quick_path_of_its_fields(tmp_path: Path, ir: PackageIR) -> None:
+    deep = TypeIR(
+        "deep_type",
+        "Deep",
+        (*ir.schema.types[0].fields, FieldIR("a.b.c", "string", False)),
+    )
+    schema = dataclasses.replace(ir.schema, types=(*ir.schema.types, deep))
+    pkg = load_package(render_package(dataclasses.replace(ir, schema=schema)), tmp_path)
+    # A field three segments deep has no quick path: that type always takes the careful one.
+    assert set(pkg.schema.QUICK) == {"vendor_payment", "wire_transfer"}
+    tx = sample_transaction(type="wire_transfer", counterparty={"country": "DE"}, urgent=True)
+    values: dict[str, object] = {}
+    quick = pkg.dispatch.ENGINE.quick["wire_transfer"]
+    assert quick[0](tx, values, pkg.runtime.plain_decimal, quick[1]) is True
+    assert values["urgent"] is True and values["amount"] == Decimal(tx["amount"])
+    assert "fee" not in values and "reviewer.authority" not in values  # optional, absent
+    # The functions are named by position: no type id is ever an identifier.
+    source = ast.parse(render_package(ir)["schema.py"].decode())
+    names = [f.name for f in source.body if isinstance(f, ast.FunctionDef)]
+    assert names == ["_quick_0", "_quick_1"]

@@ -220,7 +220,13 @@ def test_approval_matches_the_rule(pkg: ModuleType, cents: int, rank: str) -> No
         (("a", "b", "b"), "approver and executor are the same person (`b`)"),
         (("a", "b", "a"), "initiator and executor are the same person (`a`)"),
         (("a", "a", "a"), "initiator, approver and executor are the same person (`a`)"),
-        (("A", "a", "a "), None),  # ids are compared exactly
+        # Ids are compared in normal form (SPEC §3): case, width, invisible
+        # characters and surrounding white space do not make another person.
+        (("A", "a", "a "), "initiator, approver and executor are the same person (`a`)"),
+        (
+            ("alice", "\uff41lice", "al\u200bice"),
+            "initiator, approver and executor are the same person (`alice`)",
+        ),
     ],
 )
 def test_segregation_of_duties(
@@ -329,7 +335,7 @@ def test_condition_reading_an_undeclared_field_fails_closed(tmp_path: Path) -> N
     odd = control_ir(
         control_id="odd_field",
         kind="condition",
-        when=ConditionIR("nope = 1", "(tx.get('nope') == 1)", ("nope",)),
+        when=ConditionIR("nope = 1", "(tx['nope'] == 1)", ("nope",)),
         effect="REVIEW",
         message="m",
     )
@@ -570,7 +576,7 @@ def test_action_control_with_a_false_condition_is_skipped(tmp_path: Path) -> Non
         control_id="page_oncall",
         kind="notification",
         applies_to=("wire_transfer",),
-        when=ConditionIR("urgent", "(tx.get('urgent') == True)", ("urgent",)),
+        when=ConditionIR("urgent", "(tx['urgent'] == True)", ("urgent",)),
         recipients=("oncall@acme.example",),
     )
     pkg = load_package(render_package(with_control(sample_package_ir(), urgent_only)), tmp_path)

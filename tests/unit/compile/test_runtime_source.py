@@ -46,6 +46,10 @@ def imported(nodes: list[ast.Import | ast.ImportFrom]) -> set[tuple[str, str]]:
     for node in nodes:
         if isinstance(node, ast.Import):
             pairs.update((alias.name, "") for alias in node.names)
+        elif node.level:
+            # `from .decision import X` names an earlier part of the same package.
+            module = "generator.compile.runtime." + (node.module or "")
+            pairs.update((module, alias.name) for alias in node.names)
         else:
             pairs.update((node.module or "", alias.name) for alias in node.names)
     return pairs
@@ -106,7 +110,7 @@ def test_the_assembly_is_docstring_imports_then_each_part_verbatim(rendered: str
     nodes, rest = split_part(rendered.split("\n", 3)[3])
     # The one module imports exactly what its parts import, minus each other.
     assert imported(nodes) == wanted
-    assert rest == "\n" + fill(bodies[0]) + "\n\n" + "\n\n".join(bodies[1:])
+    assert rest == "\n" + "\n\n".join(fill(body) for body in bodies)
 
     # Every top-level name of every part, and nothing else, is defined once assembled.
     names = [defined(ast.parse(text)) for text in parts.values()]
@@ -132,7 +136,7 @@ def test_the_source_imports_only_the_standard_library_and_earlier_parts() -> Non
 
 
 def test_the_source_is_real_python_that_runs() -> None:
-    from generator.compile.runtime import actions, decision
+    from generator.compile.runtime import actions, decision, engine, fields
 
     assert actions.Decision is decision.Decision
     action = decision.Action("notify", "tell_someone", ("a@example.com",))
@@ -140,8 +144,8 @@ def test_the_source_is_real_python_that_runs() -> None:
     seen: list[decision.Action] = []
     report = actions.run_actions(made, {"notify": lambda a, d: seen.append(a)})
     assert report.delivered == (action,) and seen == [action]
-    assert decision.Engine(types={}, authorities={}, controls=[]).order == ()
-    assert isinstance(decision._decimal("amount", "1.50")[0], Decimal)
+    assert engine.Engine(types={}, authorities={}, controls=[]).order == ()
+    assert isinstance(fields._decimal("amount", "1.50")[0], Decimal)
 
 
 def test_the_constants_are_literals_of_the_generator_name_and_version() -> None:
@@ -201,9 +205,9 @@ def edit(path: Path, old: str, new: str) -> None:
     [
         ("actions.py", "import json\n", "import json\nimport rdflib\n", "standard library"),
         ("actions.py", "import json\n", "import json as j\n", "plainly"),
-        ("decision.py", "import heapq\n", "import heapq\nfrom os import *\n", "plainly"),
+        ("specs.py", "import heapq\n", "import heapq\nfrom os import *\n", "plainly"),
         (
-            "decision.py",
+            "specs.py",
             "import heapq\n",
             "import heapq\n\nfrom generator.compile.runtime.actions import Handler\n",
             "parts before it",

@@ -90,11 +90,16 @@ def test_deployed_code_that_crashes_is_a_deployment_problem(
     receipt = built.receipt
     deployed = tmp_path / "deployed"
     shutil.copytree(built.root / "enforcers", deployed)
-    module = deployed / "controls" / "approval_over_100k.py"
+    # A condition the decision plan calls for this transaction (its guard,
+    # `counterparty.is_new`, holds); a control without one is never called.
+    module = deployed / "controls" / "fraud_new_vendor_large_payment.py"
     text = module.read_text()
-    assert "    return True\n" in text
-    module.write_text(text.replace("    return True\n", "    raise RuntimeError('boom')\n"))
-    result = diagnose(mu, built, receipt, TX, "APPROVE", "--deployed", str(deployed))
+    assert "    return (\n" in text
+    # Both `when` and `rest` (called once the guard holds) crash.
+    crash = "    raise RuntimeError('boom')\n    return (\n"
+    module.write_text(text.replace("    return (\n", crash))
+    tx = {**TX, "counterparty": {**TX["counterparty"], "is_new": True}}
+    result = diagnose(mu, built, receipt, tx, "REVIEW", "--deployed", str(deployed))
     assert result["cause"] == "deployment"
     assert result["evidence"]["deployed"]["outcome"] == "ERROR"
     assert "boom" in result["evidence"]["deployed"]["error"]

@@ -20,10 +20,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from generator.compile.lower import compile_conditions, lower
 from generator.compile.model import AuthorityLevel, Control, FieldDef, Ontology, TransactionType
 from generator.compile.pipeline import Compiled
-from generator.compile.render import render_package
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import GoldenCase, load_suite
 from generator.run.reference import (
@@ -33,6 +31,7 @@ from generator.run.reference import (
     summarize_enforcer_decision,
 )
 from tests.conftest import REPO
+from tests.property.strategies import MISSING, put
 
 CASES = load_suite(REPO / "golden").cases
 
@@ -82,7 +81,6 @@ def test_agrees_with_the_enforcers_on_every_golden_case(
 # Random transactions for the example ontology
 # --------------------------------------------------------------------------
 
-MISSING = object()  # a key left out of the transaction
 PEOPLE = ("alice", "bob", "carol", "dave", "erin")
 
 
@@ -121,20 +119,6 @@ def broken(
 ) -> Any:
     """Usually a good value; a bad one once in `odds` draws."""
     return draw(bad) if draw(st.integers(1, odds)) == 1 else draw(good)
-
-
-def put(tx: dict[str, Any], path: str, value: object) -> None:
-    """Set a dotted path in nested dicts, leaving `MISSING` out."""
-    if value is MISSING:
-        return
-    *parents, leaf = path.split(".")
-    node = tx
-    for part in parents:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            return  # a parent already broken on purpose stays broken
-        node = child
-    node[leaf] = value
 
 
 @st.composite
@@ -243,24 +227,6 @@ def tx(**changes: object) -> dict[str, object]:
         "score": 5,
     }
     return {**base, **changes}
-
-
-@pytest.fixture
-def decide(tmp_path: Path) -> Any:
-    """decide(ontology, tx): the reference decision, checked against fresh enforcers."""
-    packages: dict[Ontology, ModuleType] = {}
-
-    def run(ontology: Ontology, transaction: dict[str, object]) -> ReferenceDecision:
-        if ontology not in packages:
-            conditions = compile_conditions(ontology)
-            assert not conditions.failures
-            files = render_package(lower(ontology, conditions.compiled))
-            packages[ontology] = write_package(files, tmp_path / f"pkg{len(packages)}")
-        expected = reference_decide(ontology, transaction)
-        assert summarize_enforcer_decision(packages[ontology], transaction) == expected
-        return expected
-
-    return run
 
 
 def test_authority_levels_compare_by_rank(decide: Any) -> None:

@@ -39,13 +39,13 @@ DEFAULT_VALUES: dict[str, Any] = {
 
 
 class FakeTx:
-    """The two methods a compiled condition may call, backed by plain dicts."""
+    """What a compiled condition may use (`tx[path]`, `tx.rank`), backed by plain dicts."""
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.values = dict(values)
         self.reads: list[str] = []
 
-    def get(self, path: str) -> Any:
+    def __getitem__(self, path: str) -> Any:
         self.reads.append(path)
         return self.values[path]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from hypothesis import given, settings
@@ -179,3 +179,7 @@ def test_decimal_literals_are_exact(env: TypeEnv, run: Run, value: Decimal) -> N
     source = compile_condition(text, env).source
     assert "Decimal(" in source
     assert run(source, {"amount": value}) is True
+    with localcontext() as exact:  # the sum must not round back onto `value`
+        exact.prec = 200
+        above = value + Decimal("0.0001")
+    assert run(source, {"amount": above}) is False

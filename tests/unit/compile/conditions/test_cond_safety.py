@@ -10,19 +10,19 @@ import generator.compile.conditions
 from generator.compile.conditions.safety import verify_source
 
 ALLOWED = [
-    "(tx.get('amount') > Decimal('100000.00'))",
-    "(tx.rank(tx.get('approver.authority')) >= tx.rank('L4'))",
-    "(tx.get('a') in ('x', 'y'))",
-    "(tx.get('a') not in (1, -5, Decimal('2.5')))",
-    "((not (tx.get('a') == True)) or (False))",
-    "(tx.get('a') != -5)",
+    "(tx['amount'] > Decimal('100000.00'))",
+    "(tx.rank(tx['approver.authority']) >= tx.rank('L4'))",
+    "(tx['a'] in ('x', 'y'))",
+    "(tx['a'] not in (1, -5, Decimal('2.5')))",
+    "((not (tx['a'] == True)) or (False))",
+    "(tx['a'] != -5)",
 ]
 
 REJECTED = [
     "__import__('os').system('x')",
     "open('x')",
     "tx.__class__",
-    "tx.get('a').__class__",
+    "tx['a'].__class__",
     "tx.values",
     "tx.get",
     "tx.get('a', 'b')",
@@ -36,17 +36,17 @@ REJECTED = [
     "Decimal(0.1)",
     "Decimal(b'1')",
     "Decimal(None)",
-    "tx.get('a') == 1.5",
-    "tx.get('a') == 1j",
-    "tx.get('a') == ...",
-    "-tx.get('a')",
+    "tx['a'] == 1.5",
+    "tx['a'] == 1j",
+    "tx['a'] == ...",
+    "-tx['a']",
     "-True",
     "+5",
     "~5",
     "1 < 2 < 3",
-    "tx.get('a') is True",
-    "tx.get('a') + 1",
-    "tx.get('a')[0]",
+    "tx['a'] is True",
+    "tx['a'] + 1",
+    "tx['a'][0]",
     "[1, 2]",
     "{1, 2}",
     "{'a': 1}",
@@ -74,12 +74,12 @@ def test_anything_else_is_an_internal_error(source: str) -> None:
 
 def test_invalid_python_is_an_internal_error() -> None:
     with pytest.raises(RuntimeError, match="not valid Python"):
-        verify_source("(tx.get('a') ==")
+        verify_source("(tx['a'] ==")
 
 
 def test_statements_cannot_hide_in_an_expression() -> None:
     with pytest.raises(RuntimeError):
-        verify_source("tx.get('a'); import os")
+        verify_source("tx['a']; import os")
 
 
 def test_package_docstring_examples_hold() -> None:

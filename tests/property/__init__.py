@@ -1,0 +1,1 @@
+"""Property tests: the generated enforcers and the reference evaluator agree."""
