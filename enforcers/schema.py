@@ -113,7 +113,7 @@ RESTRICTIONS: dict[str, tuple[tuple[str, str | None, tuple[str, ...]], ...]] = {
 
 
 def _quick_0(t: Any, values: dict[str, object], decimal: Any, store: Any) -> bool:
-    """The quick path of 'expense_refund' (see above)."""
+    """One type's quick path (see above; `QUICK` says which type's)."""
     o: Any
     x: Any
     o = t
@@ -197,7 +197,7 @@ def _quick_0(t: Any, values: dict[str, object], decimal: Any, store: Any) -> boo
 
 
 def _quick_1(t: Any, values: dict[str, object], decimal: Any, store: Any) -> bool:
-    """The quick path of 'vendor_payment' (see above)."""
+    """One type's quick path (see above; `QUICK` says which type's)."""
     o: Any
     x: Any
     o = t
@@ -281,7 +281,7 @@ def _quick_1(t: Any, values: dict[str, object], decimal: Any, store: Any) -> boo
 
 
 def _quick_2(t: Any, values: dict[str, object], decimal: Any, store: Any) -> bool:
-    """The quick path of 'wire_transfer' (see above)."""
+    """One type's quick path (see above; `QUICK` says which type's)."""
     o: Any
     x: Any
     o = t

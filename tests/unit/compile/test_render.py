@@ -581,3 +581,23 @@ def test_each_type_gets_a_quick_path_of_its_fields(tmp_path: Path, ir: PackageIR
     source = ast.parse(render_package(ir)["schema.py"].decode())
     names = [f.name for f in source.body if isinstance(f, ast.FunctionDef)]
     assert names == ["_quick_0", "_quick_1"]
+
+
+def test_a_hostile_type_id_stays_data_in_the_quick_path(tmp_path: Path, ir: PackageIR) -> None:
+    # The renderer must not rely on validation upstream: a type id is user text.
+    marker = tmp_path / "pwned.txt"
+    # Valid Python if it ever escaped its string: it would run when the function is called.
+    hostile = f'x""" + str(open("{marker}", "w").write("x")) + """'
+    extra = TypeIR(hostile, "hostile", ir.schema.types[0].fields)
+    schema = dataclasses.replace(ir.schema, types=(*ir.schema.types, extra))
+    files = render_package(dataclasses.replace(ir, schema=schema))
+    tree = ast.parse(files["schema.py"].decode())
+    docstrings = [
+        ast.get_docstring(node, clean=False) or ""
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef))
+    ]
+    assert not any("pwned" in d or "x" + '"' in d for d in docstrings)
+    pkg = load_package(files, tmp_path / "pkg")
+    assert pkg.schema.QUICK[hostile]({}, {}, pkg.runtime.plain_decimal, None) is False
+    assert not marker.exists()
