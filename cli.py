@@ -63,6 +63,14 @@ from generator.run.batch import (
 from generator.run.decide import decide, read_transaction
 from generator.run.enforcers import load_enforcers
 from generator.run.golden import load_suite, run_suite, select
+from generator.service.config import load_config
+from generator.service.server import (
+    actions_retry,
+    actions_status,
+    default_log_dir,
+    serve,
+    verify_decisions,
+)
 
 T = TypeVar("T")
 
@@ -866,6 +874,122 @@ def approve_cmd(ctx: click.Context, key: Path, rejection: Path | None, fmt: str)
         else:
             approval = approve_override(layout, signer, history, rejection)
         return _show(fmt, tables.APPROVAL, tables.Approved(approval, history.newest, rejection))
+
+    _run(fmt, body)
+
+
+@cli.command("serve")
+@click.option("--target", required=True, type=click.Path(path_type=Path),
+              help="The deployed A (a `mu deploy` target); switches are picked up live.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The service's TOML configuration (docs/serve.example.toml).")
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8181).")
+@click.option("--log", "log_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The decision log directory (default TARGET.decisions/).")
+@click.pass_context
+def serve_cmd(
+    ctx: click.Context,
+    target: Path,
+    config_path: Path | None,
+    host: str | None,
+    port: int | None,
+    log_dir: Path | None,
+) -> None:
+    """The decision service: POST /v1/decide, GET /v1/health, GET /metrics (SPEC §10)."""
+    layout = _layout(ctx)
+
+    def body() -> ExitCode:
+        config = load_config(config_path).overridden(host=host, port=port, log_dir=log_dir)
+        summary = serve(
+            layout, target, config, config_path=config_path,
+            say=lambda line: click.echo(line, err=True),
+        )
+        click.echo(tables.SERVE["text"](summary), nl=False, err=True)
+        return ExitCode.OK
+
+    _run("text", body)
+
+
+@cli.group("decisions")
+def decisions_group() -> None:
+    """The decision service's log (SPEC §10)."""
+
+
+@decisions_group.command("verify")
+@click.argument("log_dir", metavar="LOG", type=click.Path(path_type=Path))
+@click.option("--live", is_flag=True,
+              help="The service is still writing: records after the last checkpoint are "
+              "reported, not failed.")
+@_PIN
+@click.option("--format", "fmt", type=_formats(tables.DECISIONS_VERIFY), default="text")
+@click.pass_context
+def decisions_verify_cmd(
+    ctx: click.Context, log_dir: Path, live: bool, trust_root: str | None, fmt: str
+) -> None:
+    """Check the log's hash chain and signed checkpoints: finds edited, deleted, reordered
+    or truncated records and says since which record."""
+    layout = _layout(ctx)
+
+    def body() -> ExitCode:
+        verdict = verify_decisions(layout, log_dir, trust_root=trust_root, live=live)
+        return _show(fmt, tables.DECISIONS_VERIFY, verdict, ok=verdict.ok)
+
+    _run(fmt, body)
+
+
+def _log_dir_of(target: Path | None, log_dir: Path | None) -> Path:
+    if (target is None) == (log_dir is None):
+        raise InputError(
+            "name the service by `--target DIR` or its decision log by `--log DIR`",
+            hint="the outbox lives in the decision log directory (default TARGET.decisions/)",
+        )
+    return log_dir if log_dir is not None else default_log_dir(target or Path())
+
+
+_SERVICE = [
+    click.option("--target", type=click.Path(path_type=Path), help="The served target."),
+    click.option("--log", "log_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="The decision log directory, if not TARGET.decisions/."),
+]
+
+
+def _service_options(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_SERVICE):
+        command = option(command)
+    return command
+
+
+@cli.group("actions")
+def actions_group() -> None:
+    """The decision service's outbox: queued, delivered and dead-lettered actions."""
+
+
+@actions_group.command("status")
+@_service_options
+@click.option("--format", "fmt", type=_formats(tables.ACTIONS_STATUS), default="text")
+def actions_status_cmd(target: Path | None, log_dir: Path | None, fmt: str) -> None:
+    """Counts by state and channel; dead letters, held actions and late deliveries."""
+
+    def body() -> ExitCode:
+        status = actions_status(_log_dir_of(target, log_dir))
+        return _show(fmt, tables.ACTIONS_STATUS, status, ok=status.dead_total == 0)
+
+    _run(fmt, body)
+
+
+@actions_group.command("retry")
+@click.argument("keys", nargs=-1)
+@_service_options
+@click.option("--format", "fmt", type=_formats(tables.ACTIONS_RETRY), default="text")
+def actions_retry_cmd(
+    keys: tuple[str, ...], target: Path | None, log_dir: Path | None, fmt: str
+) -> None:
+    """Redeliver dead letters: the KEYS given, or every one."""
+
+    def body() -> ExitCode:
+        count = actions_retry(_log_dir_of(target, log_dir), list(keys) or None)
+        return _show(fmt, tables.ACTIONS_RETRY, count)
 
     _run(fmt, body)
 

@@ -17,7 +17,7 @@ one), NaN and Infinity make the transaction invalid, as SPEC §3 requires.
 
 from __future__ import annotations
 
-from .dispatch import CONTROL_IDS, evaluate
+from .dispatch import CONTROL_IDS, evaluate, run_actions
 from .runtime import (
     GENERATOR_NAME,
     GENERATOR_VERSION,
@@ -33,7 +33,6 @@ from .runtime import (
     Reason,
     Tx,
     parse_transaction,
-    run_actions,
 )
 
 __all__ = [

@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import import_module
 from types import ModuleType
+from typing import Any
 
 from . import schema
-from .runtime import Decision, Engine
+from .runtime import ActionReport, Decision, Engine, Handler
+from .runtime import run_actions as _run_actions
 
 # Every control id, sorted; each names a module in `controls/`.
 CONTROL_IDS: tuple[str, ...] = (
@@ -76,3 +78,13 @@ def evaluate(transaction: Mapping[str, object]) -> Decision:
     has no side effects.
     """
     return ENGINE.evaluate(transaction)
+
+
+def run_actions(decision: Decision, handlers: Mapping[str, Handler], **options: Any) -> ActionReport:
+    """Deliver the decision's actions in `dependsOn` order; see `runtime.run_actions`.
+
+    An action whose dependency was not delivered is held (a dead letter), never
+    delivered ahead of it (SPEC §3). For a service, prefer `mu serve`: a durable
+    outbox, timeouts per attempt and redelivery.
+    """
+    return _run_actions(decision, handlers, after=ENGINE.after, **options)

@@ -198,3 +198,18 @@ def inside_repository(layout: Layout, path: Path) -> Path:
             hint="replace the linked folder under `receipts/` by a real directory",
         )
     return path
+
+
+def state_directory(layout: Layout, raw: str | Path, *, what: str) -> Path:
+    """Check a directory that mu keeps appending to (the decision log); its absolute path.
+
+    Unlike `output_directory` it is never replaced, so an existing directory is
+    fine; the repository's own data, the repository root and links are refused.
+    """
+    shown, path = _checked(layout, raw, what, "name the real directory")
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            f"refusing to write {what} to `{shown}`: it is not a directory",
+            hint="name a directory: a new one, or the one the service wrote before",
+        )
+    return Path(os.path.abspath(path))

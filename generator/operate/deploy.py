@@ -99,7 +99,7 @@ def _is_control(rel: str) -> bool:
     return rel.startswith("controls/") and rel.endswith(".py") and rel != "controls/__init__.py"
 
 
-def _expected(receipt: StoredReceipt) -> dict[str, str]:
+def expected_files(receipt: StoredReceipt) -> dict[str, str]:
     """The receipt's subjects as package-relative path → sha256."""
     subjects = receipt.subjects
     if not subjects or any(not n.startswith(SUBJECT_PREFIX) for n in subjects):
@@ -110,7 +110,7 @@ def _expected(receipt: StoredReceipt) -> dict[str, str]:
     return {n.removeprefix(SUBJECT_PREFIX): d for n, d in subjects.items()}
 
 
-def _mismatches(expected: Mapping[str, str], files: Mapping[str, bytes]) -> list[Problem]:
+def mismatches(expected: Mapping[str, str], files: Mapping[str, bytes]) -> list[Problem]:
     """Every file whose bytes differ from the receipt, is missing, or is not in it."""
     actual = {p: sha256_hex(d) for p, d in files.items()}
     out = []
@@ -129,7 +129,7 @@ def _obtain(
 ) -> tuple[dict[str, bytes], bool]:
     """The receipt's A: `enforcers/` when byte-identical, else regenerated from the snapshot."""
     files = read_tree(layout.enforcers)
-    if not _mismatches(expected, files):
+    if not mismatches(expected, files):
         return files, False
     check_generator_pin(receipt, this_generator())
     run = run_gates(snapshot, waived=receipt_waiver(layout, receipt))
@@ -139,7 +139,7 @@ def _obtain(
             f"`enforcers/` differs from `{receipt.path.name}` and its snapshot fails: {failed}",
             hint="the receipt cannot be reproduced; deploy another receipt",
         )
-    problems = _mismatches(expected, run.compiled.files)
+    problems = mismatches(expected, run.compiled.files)
     if problems:
         raise CheckFailed(
             f"A regenerated from `{receipt.path.name}` differs from what it signed: "
@@ -159,7 +159,7 @@ def _health_problems(
     # Re-read after the check: what goes live must be the signed bytes, not merely healthy ones.
     problems += [
         Problem(p.where, f"staged: {p.message}")
-        for p in _mismatches(_expected(receipt), read_tree(release))
+        for p in mismatches(expected_files(receipt), read_tree(release))
     ]
     return report, problems
 
@@ -168,9 +168,9 @@ def _stage(
     release: Path, files: Mapping[str, bytes], receipt: StoredReceipt, golden: Path
 ) -> HealthReport:
     """Write the release, then refuse it unless a fresh process finds it healthy."""
-    expected = _expected(receipt)
+    expected = expected_files(receipt)
     existed = release.exists()
-    if not existed or _mismatches(expected, read_tree(release)):
+    if not existed or mismatches(expected, read_tree(release)):
         write_tree_atomic(release, files)
         # The staging directory was private (0700); the service may run as another user.
         os.chmod(release, 0o755)
@@ -246,7 +246,7 @@ def _result(
     )
 
 
-def _verifier(
+def verifier_for(
     layout: Layout,
     target: Path,
     record: Mapping[str, Any] | None,
@@ -322,18 +322,18 @@ def deploy(
     """
     target = deploy_target(layout, target)
     pinned_by = read_record(target)
-    verifier = _verifier(layout, target, pinned_by, trust_root, public_key_path)
+    verifier = verifier_for(layout, target, pinned_by, trust_root, public_key_path)
     verdict = verifier.path(receipt_path, RECEIPT_TYPE)
     trusted = _trusted(verifier, verdict, receipt_path, pinned_by)
     receipt = trusted.receipt
-    expected = _expected(receipt)
+    expected = expected_files(receipt)
     release = releases_dir(target) / release_name(receipt)
     with locked(target):
         running = running_release(target)
         old = read_tree(running) if running else {}
         record = read_record(target)
         if running is not None and same_path(running, release):
-            if _mismatches(expected, old):
+            if mismatches(expected, old):
                 raise CheckFailed(
                     f"the running release `{release.name}` no longer matches its receipt",
                     hint="someone edited a live release: roll back, then deploy this receipt again",
@@ -438,12 +438,12 @@ def rollback_deploy(
                 f"`{target}` has no previous release to switch back to",
                 hint="deploy the release you want with `mu deploy --receipt RECEIPT`",
             )
-        verifier = _verifier(layout, target, record, trust_root, public_key_path)
+        verifier = verifier_for(layout, target, record, trust_root, public_key_path)
         path, found = _previous_release(verifier, target, back)
         trusted = _trusted(verifier, verifier.loaded(found), found.path, record)
         receipt = trusted.receipt
         files = read_tree(path)
-        problems = _mismatches(_expected(receipt), files)
+        problems = mismatches(expected_files(receipt), files)
         if problems:
             raise CheckFailed(
                 f"the previous release `{path.name}` has changed since it ran",

@@ -27,6 +27,8 @@ from typing import Any
 from generator.child import GENERATOR_HOME, child_env, module_command
 from generator.errors import CheckFailed, MuError, Problem
 from generator.jsonread import DuplicateKey, loads_strict
+from generator.outbox import RecordingSink, Sink, exercise
+from generator.run.enforcers import release_actions
 from generator.run.golden import load_suite, run_suite
 
 # The golden suite runs in well under a second; a child that takes this long hangs.
@@ -56,12 +58,17 @@ class HealthReport:
     passed: int
     total: int
     failures: tuple[CaseFailure, ...]
+    # Every action the release can emit, delivered once to test sinks (SPEC §10's
+    # channels: mail and webhook for notify, the ledger file format for ledger).
+    actions_exercised: int = 0
+    action_problems: tuple[str, ...] = ()
 
     def problems(self, suite_digest: str | None) -> list[Problem]:
         """Every reason the release is unhealthy; `suite_digest` is the suite it must run."""
         out = [Problem("import", self.import_error)] if self.import_error else []
         out += [Problem("MANIFEST.json", m) for m in self.manifest_problems]
         out += [Problem(f.case_id, "; ".join(f.mismatches)) for f in self.failures]
+        out += [Problem("actions", m) for m in self.action_problems]
         if self.import_error is None and self.suite_digest != suite_digest:
             out.append(Problem("golden", "the suite run is not the one the receipt records"))
         return out
@@ -126,6 +133,7 @@ def _examine(release: Path, golden_dir: Path) -> dict[str, Any]:
         "import_error": None,
         "manifest": {"problems": problems, "files": listed},
         "golden": {"suite_digest": None, "passed": 0, "total": 0, "failures": []},
+        "actions": {"exercised": 0, "problems": []},
     }
     try:
         package = _import(release, name)
@@ -152,7 +160,23 @@ def _examine(release: Path, golden_dir: Path) -> dict[str, Any]:
             if not r.passed
         ],
     }
+    result["actions"] = _exercise_actions(package)
     return result
+
+
+def _exercise_actions(package: ModuleType) -> dict[str, Any]:
+    """Deliver every action kind the release emits to test sinks (nothing leaves the machine):
+    the code that renders mails, webhook bodies and ledger lines runs before promotion."""
+    try:
+        actions = release_actions(package)
+    except Exception as exc:  # a control module without its constants
+        return {"exercised": 0, "problems": [f"the release's actions cannot be read: {exc}"]}
+    sinks: dict[str, Sink] = {name: RecordingSink() for name in ("smtp", "webhook", "ledger")}
+    problems = exercise(actions, sinks)
+    return {
+        "exercised": len(actions),
+        "problems": [f"{p.where}: {p.message}" for p in problems],
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -165,6 +189,7 @@ def main(argv: list[str]) -> int:
     result = _examine(Path(argv[0]).resolve(), Path(argv[1]).resolve())
     healthy = (
         result["import_error"] is None
+        and not result["actions"]["problems"]
         and not result["manifest"]["problems"]
         and result["golden"]["total"] > 0
         and not result["golden"]["failures"]
@@ -188,6 +213,8 @@ def _report(data: dict[str, Any]) -> HealthReport:
         failures=tuple(
             CaseFailure(f["case"], f["file"], tuple(f["mismatches"])) for f in golden["failures"]
         ),
+        actions_exercised=int(data["actions"]["exercised"]),
+        action_problems=tuple(str(p) for p in data["actions"]["problems"]),
     )
 
 

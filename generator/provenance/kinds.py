@@ -3,9 +3,10 @@
 `mu verify-receipt` checks every kind against its own role of the trust root
 (SPEC §9): a build receipt, a rejection and an upgrade receipt are the
 release role's; an approval and an override, compliance's; an audit, the
-auditor's; a trust-root version, the root's. The shapes live in
-`statement.py` with the others; the typed values here are read only after
-`statement_problems` found none.
+auditor's; a decision-log checkpoint, the runtime's (the decision service's
+key, `generator.decisionlog`); a trust-root version, the root's. The shapes
+live in `statement.py` with the others; the typed values here are read only
+after `statement_problems` found none.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from generator.provenance.identity import GeneratorId
 from generator.provenance.statement import (
     APPROVAL_TYPE,
     AUDIT_TYPE,
+    CHECKPOINT_TYPE,
     OVERRIDE_TYPE,
     RECEIPT_TYPE,
     REJECTION_TYPE,
@@ -35,6 +37,7 @@ KIND_ROLE: Final[Mapping[str, Role]] = {
     APPROVAL_TYPE: "compliance",
     OVERRIDE_TYPE: "compliance",
     AUDIT_TYPE: "auditor",
+    CHECKPOINT_TYPE: "runtime",
     TRUST_ROOT_TYPE: "root",
 }
 # Short names for reports: `urn:mu:v1#Approval` → `Approval`.

@@ -48,6 +48,7 @@ APPROVAL_TYPE = "urn:mu:v1#Approval"
 OVERRIDE_TYPE = "urn:mu:v1#Override"
 AUDIT_TYPE = "urn:mu:v1#Audit"
 UPGRADE_TYPE = "urn:mu:v1#Upgrade"
+CHECKPOINT_TYPE = "urn:mu:v1#DecisionCheckpoint"
 CANONICALIZATION = "RDFC-1.0"  # how the ontology's semantic digest is computed
 MALFORMED_HINT = (
     "mu never writes a statement of this shape: the receipt was altered or made by "
@@ -172,6 +173,26 @@ AUDIT = record(
     optional=("signedAt",),
 )
 UPGRADE = record(*MADE_UNDER_FIELDS, optional=MADE_UNDER_NAMES)
+# A decision-log checkpoint (`generator.decisionlog`): the head of log `log_id` after record
+# `seq`, and why it was signed; a recovery checkpoint also says what the restart found.
+CHECKPOINT_REASONS = ("interval", "rotation", "shutdown", "recovery")
+CHECKPOINT = record(
+    ("log_id", Text()),
+    ("seq", Integer()),
+    ("decisions", Integer()),
+    ("reason", OneOf(CHECKPOINT_REASONS)),
+    ("time", Text()),
+    (
+        "recovery",
+        record(
+            ("uncovered_from", Nullable(Integer())),
+            ("uncovered_records", Integer()),
+            ("dropped_bytes", Integer()),
+        ),
+    ),
+    *MADE_UNDER_FIELDS,
+    optional=("recovery", "signedAt"),
+)
 
 # The shape of every kind mu signs (a trust root is checked by `trustroot.py`).
 PREDICATES: Mapping[str, Spec] = {
@@ -181,6 +202,7 @@ PREDICATES: Mapping[str, Spec] = {
     OVERRIDE_TYPE: OVERRIDE,
     AUDIT_TYPE: AUDIT,
     UPGRADE_TYPE: UPGRADE,
+    CHECKPOINT_TYPE: CHECKPOINT,
 }
 
 

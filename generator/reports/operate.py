@@ -142,7 +142,12 @@ def deploy_dict(r: DeployResult) -> dict[str, Any]:
         "package_files_changed": list(r.package_changed),
         "health": None
         if r.health is None
-        else {"ok": r.health.ok, "passed": r.health.passed, "total": r.health.total},
+        else {
+            "ok": r.health.ok,
+            "passed": r.health.passed,
+            "total": r.health.total,
+            "actions_exercised": r.health.actions_exercised,
+        },
         "record": str(r.record),
         "signed_by": list(r.signed_by),
         "trust_root": r.trust_root,
@@ -169,7 +174,8 @@ def deploy_text(r: DeployResult) -> str:
         )
     if r.health is not None:
         lines.append(
-            f"  health check: imports, MANIFEST, {r.health.passed}/{r.health.total} golden"
+            f"  health check: imports, MANIFEST, {r.health.passed}/{r.health.total} golden, "
+            f"{r.health.actions_exercised} action(s) delivered to test sinks"
         )
     if r.regenerated:
         lines.append("  enforcers/ did not match the receipt: regenerated from its snapshot")

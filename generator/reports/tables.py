@@ -20,20 +20,23 @@ from generator.audit.replay import ReplayResult
 from generator.audit.verify import VerifyReport
 from generator.build.build import BuildResult
 from generator.compile.pipeline import Checked, GenerateResult
+from generator.decisionlog import LogVerdict
 from generator.errors import MuError
 from generator.operate.deploy import DeployResult
 from generator.operate.diagnose import Diagnosis
 from generator.operate.upgrade import UpgradeReport
+from generator.outbox import OutboxStatus
 from generator.provenance.approvals import Approval
 from generator.provenance.keys import KeyPair
 from generator.provenance.trustedit import TrustChange, TrustListing
 from generator.provenance.trustroot import RootVersion
 from generator.provenance.verify_receipt import StatementVerdict
-from generator.reports import audit, common, diff, operate, trust
+from generator.reports import actions, audit, common, decisions, diff, operate, trust
 from generator.review.diff import DiffReport
 from generator.review.rollback import RollbackResult
 from generator.run.decide import DecideResult
 from generator.run.golden import GoldenReport
+from generator.service.server import ServeSummary
 
 T = TypeVar("T")
 Table: TypeAlias = Mapping[str, Callable[[T], str]]
@@ -211,6 +214,24 @@ DIFF: Table[DiffReport] = {
 APPROVAL: Table[Approved] = {
     "text": _line(lambda a: common.approval_text(a.approval, a.root, a.rejection)),
     "json": _json(lambda a: common.approval_dict(a.approval, a.root, a.rejection)),
+}
+DECISIONS_VERIFY: Table[LogVerdict] = {
+    "text": _line(decisions.verify_text),
+    "json": _line(decisions.verify_json),
+}
+ACTIONS_STATUS: Table[OutboxStatus] = {
+    "text": _line(actions.status_text),
+    "json": _line(actions.status_json),
+}
+ACTIONS_RETRY: Table[int] = {
+    "text": _line(actions.retry_text),
+    "json": _line(actions.retry_json),
+}
+SERVE: Table[ServeSummary] = {
+    "text": _line(
+        lambda s: f"mu serve: stopped; decision log `{s.log_dir}` closed at record {s.last_seq} "
+        "with a signed checkpoint"
+    ),
 }
 # Any `MuError`, in every format a command offers: a machine format as JSON,
 # a human one as text.

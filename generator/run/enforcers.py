@@ -11,6 +11,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from generator.errors import InputError
 from generator.files import read_tree
@@ -52,3 +53,19 @@ def load_enforcers(directory: Path) -> ModuleType:
             hint="regenerate it with `mu generate`; generated files must not be edited",
         ) from exc
     return module
+
+
+def release_actions(package: ModuleType) -> list[dict[str, Any]]:
+    """One action per notification and audit-log control of `package`, as it would emit
+    it (`{"kind", "control_id", "targets"}`): what a deploy exercises and the service
+    must be configured to deliver."""
+    actions: list[dict[str, Any]] = []
+    for module in package.dispatch.CONTROLS:
+        if module.KIND == "notification":
+            targets = list(module.RECIPIENTS)
+            actions.append({"kind": "notify", "control_id": module.CONTROL_ID, "targets": targets})
+        elif module.KIND == "audit_log":
+            actions.append(
+                {"kind": "ledger", "control_id": module.CONTROL_ID, "targets": [module.LEDGER]}
+            )
+    return actions

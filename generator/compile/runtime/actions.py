@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from generator.compile.runtime.decision import Action, Decision
 
@@ -29,18 +30,32 @@ Handler = Callable[[Action, Decision], None]
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """An action that could not be delivered: how often it was tried and the last error.
+    """An action that could not be delivered: how often it was tried, the last error, and
+    when it was given up (UTC, ISO 8601).
 
-    `attempts` is 0 when there was no handler for the action's kind.
+    `attempts` is 0 when there was no handler for the action's kind, or when the
+    action was held because an action it depends on was not delivered (SPEC §3:
+    never delivered ahead of its dependency).
     """
 
     action: Action
     attempts: int
     error: str
+    at: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able data."""
-        return {"action": self.action.to_dict(), "attempts": self.attempts, "error": self.error}
+        return {
+            "action": self.action.to_dict(),
+            "attempts": self.attempts,
+            "error": self.error,
+            "at": self.at,
+        }
+
+
+def _now() -> str:
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,7 @@ def run_actions(
     max_attempts: int = 3,
     backoff_seconds: float = 0.0,
     dead_letter_path: str | os.PathLike[str] | None = None,
+    after: Mapping[str, Collection[str]] | None = None,
 ) -> ActionReport:
     """Deliver the decision's actions, each through `handlers[action.kind]`.
 
@@ -71,16 +87,30 @@ def run_actions(
     that raises only affects its own action. An action still failing after its
     last attempt, or without a handler, becomes a dead letter: it is listed in
     the report and, if `dead_letter_path` is given, appended there as one JSON
-    line. This function never raises (except for `BaseException`s such as
-    KeyboardInterrupt) and never changes the decision.
+    line. `after` maps a control id to the controls whose actions must be
+    delivered first (the package's own `run_actions` passes its `dependsOn`
+    closure): an action whose dependency was not delivered is held, as a dead
+    letter, never delivered ahead of it. This function never raises (except
+    for `BaseException`s such as KeyboardInterrupt) and never changes the
+    decision.
     """
     attempts_allowed = max(1, max_attempts)
     delivered: list[Action] = []
     dead: list[DeadLetter] = []
+    failed: set[str] = set()  # control ids whose action was not delivered
     for action in decision.actions:
+        waits = sorted(failed.intersection((after or {}).get(action.control_id, ())))
+        if waits:
+            failed.add(action.control_id)
+            shown = ", ".join(f"`{w}`" for w in waits)
+            dead.append(DeadLetter(action, 0, f"held: {shown} was not delivered", _now()))
+            continue
         handler = handlers.get(action.kind)
         if handler is None:
-            dead.append(DeadLetter(action, 0, f"no handler for action kind `{action.kind}`"))
+            failed.add(action.control_id)
+            dead.append(
+                DeadLetter(action, 0, f"no handler for action kind `{action.kind}`", _now())
+            )
             continue
         error = ""
         for attempt in range(1, attempts_allowed + 1):
@@ -94,7 +124,8 @@ def run_actions(
             delivered.append(action)
             break
         else:
-            dead.append(DeadLetter(action, attempts_allowed, error))
+            failed.add(action.control_id)
+            dead.append(DeadLetter(action, attempts_allowed, error, _now()))
 
     write_error = None
     if dead and dead_letter_path is not None:

@@ -34,7 +34,7 @@ from .decision import (
 )
 from .fields import FieldChecker, RestrictionRow, SchemaRow, _type_problem, plain_decimal
 from .plan import Entry, SegregationGroup, TypePlan, compile_plan
-from .specs import ControlSpec, _broken, topological_order
+from .specs import ControlSpec, _broken, dependency_closure, topological_order
 
 
 class Engine:
@@ -82,6 +82,8 @@ class Engine:
             specs_by_id[cid] for cid in sorted(specs_by_id)
         )
         self.order: tuple[str, ...] = topological_order(self.controls)
+        # Whose actions each control's action waits for (`run_actions`, the service).
+        self.after: dict[str, frozenset[str]] = dependency_closure(self.controls, self.order)
         self.plans: dict[str, TypePlan] = {
             type_id: compile_plan(
                 type_id,

@@ -233,3 +233,23 @@ def topological_order(controls: Sequence[ControlSpec]) -> tuple[str, ...]:
             "controls depend on each other in a cycle: " + ", ".join(f"`{s}`" for s in stuck)
         )
     return tuple(order)
+
+
+def dependency_closure(
+    controls: Sequence[ControlSpec], order: Sequence[str]
+) -> dict[str, frozenset[str]]:
+    """Per control id, every control it depends on, directly or through others.
+
+    Built along `order` (dependencies first), so each control's set is its own
+    dependencies and theirs, already complete. An action is delivered only after
+    the actions of all of these (SPEC §3).
+    """
+    direct = {c.control_id: c.depends_on for c in controls}
+    after: dict[str, frozenset[str]] = {}
+    for cid in order:
+        found: set[str] = set()
+        for dep in direct[cid]:
+            found.add(dep)
+            found |= after[dep]
+        after[cid] = frozenset(found)
+    return after

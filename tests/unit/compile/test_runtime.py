@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -665,35 +666,58 @@ def test_run_actions_retries_then_succeeds(pkg: ModuleType, rejected: Any) -> No
 def test_run_actions_dead_letters_are_isolated_and_recorded(
     pkg: ModuleType, rejected: Any, tmp_path: Path
 ) -> None:
-    calls = {"ledger": 0}
+    calls = {"notify": 0}
 
     def broken(action: Any, decision: Any) -> None:
-        calls["ledger"] += 1
-        raise OSError("ledger offline")
+        calls["notify"] += 1
+        raise OSError("smtp offline")
 
     before = rejected.to_dict()
     path = tmp_path / "dead.jsonl"
     delivered: list[Any] = []
-    handlers = {"ledger": broken, "notify": lambda a, d: delivered.append(a)}
+    handlers = {"ledger": lambda a, d: delivered.append(a), "notify": broken}
     report = pkg.run_actions(rejected, handlers, max_attempts=4, dead_letter_path=path)
-    assert calls["ledger"] == 4
-    assert [a.kind for a in report.delivered] == ["notify"] == [a.kind for a in delivered]
+    assert calls["notify"] == 4
+    assert [a.kind for a in report.delivered] == ["ledger"] == [a.kind for a in delivered]
     (letter,) = report.dead_letters
-    assert letter.action.kind == "ledger" and letter.attempts == 4
-    assert letter.error == "OSError: ledger offline"
+    assert letter.action.kind == "notify" and letter.attempts == 4
+    assert letter.error == "OSError: smtp offline"
     assert report.dead_letter_error is None
     assert rejected.to_dict() == before
     record = json.loads(path.read_text(encoding="utf-8"))
+    given_up = record.pop("at")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", given_up)
     assert record == {
         "transaction_id": "tx-1",
         "transaction_type": "vendor_payment",
         "outcome": "REJECT",
-        "action": {"kind": "ledger", "control_id": "record_ledger", "targets": ["payments-ledger"]},
+        "action": {
+            "kind": "notify",
+            "control_id": "notify_compliance",
+            "targets": ["compliance@acme.example", "risk@acme.example"],
+        },
         "attempts": 4,
-        "error": "OSError: ledger offline",
+        "error": "OSError: smtp offline",
     }
     pkg.run_actions(rejected, handlers, dead_letter_path=str(path))
     assert len(path.read_text(encoding="utf-8").splitlines()) == 2  # appended
+
+
+def test_run_actions_holds_an_action_whose_dependency_failed(
+    pkg: ModuleType, rejected: Any
+) -> None:
+    """SPEC §3: the alert depends on the ledger entry; a failed ledger write holds it."""
+    sent: list[Any] = []
+
+    def broken(action: Any, decision: Any) -> None:
+        raise OSError("ledger offline")
+
+    report = pkg.run_actions(rejected, {"ledger": broken, "notify": lambda a, d: sent.append(a)})
+    assert sent == [] and report.delivered == ()
+    ledger, alert = report.dead_letters
+    assert (ledger.action.kind, ledger.attempts) == ("ledger", 3)
+    assert (alert.action.kind, alert.attempts) == ("notify", 0)
+    assert alert.error == "held: `record_ledger` was not delivered"
 
 
 def test_run_actions_missing_handler_is_a_dead_letter(pkg: ModuleType, rejected: Any) -> None:
@@ -711,7 +735,7 @@ def test_run_actions_never_raises(pkg: ModuleType, rejected: Any, tmp_path: Path
     report = pkg.run_actions(
         rejected, {"ledger": always, "notify": always}, max_attempts=0, dead_letter_path=tmp_path
     )
-    assert [d.attempts for d in report.dead_letters] == [1, 1]
+    assert [d.attempts for d in report.dead_letters] == [1, 0]  # the notify is held
     assert report.delivered == ()
     assert report.dead_letter_error is not None  # tmp_path is a directory
 
