@@ -34,7 +34,7 @@ class NonJsonConstant(ValueError):
         self.constant = constant
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """One JSON object's members as a dict; `DuplicateKey` at the first repeated key."""
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -44,7 +44,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
     """Refuse `NaN`, `Infinity` and `-Infinity`."""
     raise NonJsonConstant(name)
 
@@ -57,7 +57,7 @@ def loads_strict(data: bytes | str) -> Any:
     and `ValueError`; callers turn them into messages.
     """
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+    return json.loads(text, object_pairs_hook=strict_object, parse_constant=refuse_constant)
 
 
 def read_json_object(data: bytes, what: str, source: str, hint: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from generator.errors import InputError
 from generator.hashing import sha256_hex
-from generator.jsonread import DuplicateKey, NonJsonConstant
+from generator.jsonread import DuplicateKey, NonJsonConstant, refuse_constant, strict_object
 from generator.jsonshape import preview
 
 FORMAT: Final = 1  # the `format` of the genesis line: what this module writes
@@ -182,26 +182,15 @@ def _encode(value: Any, out: list[str]) -> None:
         raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-def _constant(name: str) -> Any:
-    raise NonJsonConstant(name)
-
-
 def loads_exact(text: str) -> Any:
     """Strict JSON (`generator.jsonread`'s rules) with every non-integer number a `Decimal`.
 
     Errors propagate as in `jsonread.loads_strict`: `DuplicateKey`, `NonJsonConstant`,
     `json.JSONDecodeError`, `RecursionError`, `ValueError` (a number too long).
     """
-    return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=Decimal)
+    return json.loads(
+        text, object_pairs_hook=strict_object, parse_constant=refuse_constant, parse_float=Decimal
+    )
 
 
 def parse_body(data: bytes) -> Any:
