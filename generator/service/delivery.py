@@ -38,6 +38,7 @@ from generator.outbox import (
 from generator.service.config import load_config
 
 POLL_SECONDS = 0.05  # the longest a delivery waits to be noticed without a wake-up
+GATHER_SECONDS = 0.05  # after records were taken: the next batch gathers meanwhile
 RESTART_SECONDS = 1.0  # before restarting a child that died; doubled while it keeps dying
 RESTART_MAX_SECONDS = 60.0
 STEADY_SECONDS = 60.0  # a child that ran this long died by accident, not by its start
@@ -154,7 +155,7 @@ def _watch_parent(woken: threading.Event, stopped: threading.Event) -> None:
 def run(log_dir: Path, config_path: Path | None) -> int:
     """The child's loop until its parent goes: follow, enqueue, wake the workers."""
     # Deliveries are background work: when both compete for a core, decisions go first.
-    os.nice(10)
+    os.nice(19)
     config = load_config(config_path).delivery
     path = log_dir / OUTBOX_FILE
     outbox = Outbox.open(path)
@@ -173,7 +174,12 @@ def run(log_dir: Path, config_path: Path | None) -> int:
 
     try:
         while not stopped.is_set():
-            if not take():
+            if take():
+                # Under load, gather a few hundred records per transaction: each commit
+                # rewrites whole index pages into the WAL, and that write volume is what
+                # the decision log's fdatasync waits behind on a shared disk.
+                stopped.wait(GATHER_SECONDS)
+            else:
                 woken.wait(POLL_SECONDS)
                 woken.clear()
         # The parent closed the log before it let go of us: take its last records, so
