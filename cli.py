@@ -18,25 +18,25 @@ from typing import TypeVar
 
 import click
 
-from generator import __version__
-from generator.audit.log import read_log
-from generator.audit.replay import replay
-from generator.audit.verify import quarterly_verify
-from generator.build.build import build
-from generator.compile.pipeline import generate, validate_directory
-from generator.errors import ExitCode, InputError, MuError
-from generator.files import write_file_atomic
-from generator.layout import Layout
-from generator.operate.deploy import deploy, rollback_deploy
-from generator.operate.diagnose import diagnose
-from generator.operate.diagnose import write_case as write_golden_case
-from generator.operate.upgrade import upgrade_check
-from generator.paths import output_file
-from generator.provenance.approvals import approve
-from generator.provenance.keys import generate_keypair, keygen_passphrase
-from generator.provenance.overrides import approve_override
-from generator.provenance.signing import resolve_signer
-from generator.provenance.trustedit import (
+from mu.generator import __version__
+from mu.generator.audit.log import read_log
+from mu.generator.audit.replay import replay
+from mu.generator.audit.verify import quarterly_verify
+from mu.generator.build.build import build
+from mu.generator.compile.pipeline import generate, validate_directory
+from mu.generator.errors import ExitCode, InputError, MuError
+from mu.generator.files import write_file_atomic
+from mu.generator.layout import Layout
+from mu.generator.operate.deploy import deploy, rollback_deploy
+from mu.generator.operate.diagnose import diagnose
+from mu.generator.operate.diagnose import write_case as write_golden_case
+from mu.generator.operate.upgrade import upgrade_check
+from mu.generator.paths import output_file
+from mu.generator.provenance.approvals import approve
+from mu.generator.provenance.keys import generate_keypair, keygen_passphrase
+from mu.generator.provenance.overrides import approve_override
+from mu.generator.provenance.signing import resolve_signer
+from mu.generator.provenance.trustedit import (
     TrustChange,
     list_root,
     propose_add,
@@ -44,15 +44,15 @@ from generator.provenance.trustedit import (
     propose_remove,
     sign_proposal,
 )
-from generator.provenance.trusthistory import load_history
-from generator.provenance.trustinit import init_root, migrate
-from generator.provenance.trustroot import ROLES, Role
-from generator.provenance.verify_receipt import verify_receipt
-from generator.reports import tables
-from generator.review.diff import diff_specs
-from generator.review.rollback import rollback
-from generator.review.sides import verify_receipt_sides
-from generator.run.batch import (
+from mu.generator.provenance.trusthistory import load_history
+from mu.generator.provenance.trustinit import init_root, migrate
+from mu.generator.provenance.trustroot import ROLES, Role
+from mu.generator.provenance.verify_receipt import verify_receipt
+from mu.generator.reports import tables
+from mu.generator.review.diff import diff_specs
+from mu.generator.review.rollback import rollback
+from mu.generator.review.sides import verify_receipt_sides
+from mu.generator.run.batch import (
     LINE_RENDERERS,
     Tally,
     default_jobs,
@@ -60,11 +60,11 @@ from generator.run.batch import (
     render_batch,
     summary_text,
 )
-from generator.run.decide import decide, read_transaction
-from generator.run.enforcers import load_enforcers
-from generator.run.golden import load_suite, run_suite, select
-from generator.service.config import load_config
-from generator.service.server import (
+from mu.generator.run.decide import decide, read_transaction
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.run.golden import load_suite, run_suite, select
+from mu.generator.service.config import load_config
+from mu.generator.service.server import (
     actions_retry,
     actions_status,
     default_log_dir,

@@ -46,7 +46,7 @@ print(json.dumps({"seconds": elapsed, "code": proc.returncode, "peak_kib": usage
 def mu(*args: str, cwd: Path) -> str:
     """Run `mu` in a new process; its stdout, or stop the benchmark if it fails."""
     proc = subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "mu.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -74,7 +74,7 @@ def write_batch(path: Path, lines: int) -> int:
 
 def run_batch(path: Path, jobs: int, cwd: Path) -> dict[str, object]:
     """One `mu decide --batch` run: seconds, exit code, peak RSS (KiB), the summary."""
-    argv = [sys.executable, "-m", "cli", "decide", "--batch", str(path)]
+    argv = [sys.executable, "-m", "mu.cli", "decide", "--batch", str(path)]
     argv += ["--jobs", str(jobs), "--format", "json"]
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER, *argv],

@@ -28,8 +28,8 @@ def measure_compile(controls: int) -> dict[str, float]:
     """Run every stage once in this process; seconds per stage and peak RSS (MiB)."""
     from synthetic import write_repository
 
-    from generator.compile.pipeline import STAGES, Unit
-    from generator.files import write_tree_atomic
+    from mu.generator.compile.pipeline import STAGES, Unit
+    from mu.generator.files import write_tree_atomic
 
     times: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,9 +54,9 @@ def measure_throughput(controls: int, transactions: int) -> dict[str, float]:
     """Decisions per second of the generated package over `transactions` transactions."""
     from synthetic import transaction, write_repository
 
-    from generator.compile.pipeline import compile_ontology
-    from generator.files import write_tree_atomic
-    from generator.run.enforcers import load_enforcers
+    from mu.generator.compile.pipeline import compile_ontology
+    from mu.generator.files import write_tree_atomic
+    from mu.generator.run.enforcers import load_enforcers
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_repository(Path(tmp), controls)

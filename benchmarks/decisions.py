@@ -58,9 +58,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import transaction, write_repository
 
-from generator.compile.conditions import ast as cond
-from generator.compile.conditions.parser import parse_condition
-from generator.compile.model import CORE_FIELDS, Control, Ontology
+from mu.generator.compile.conditions import ast as cond
+from mu.generator.compile.conditions.parser import parse_condition
+from mu.generator.compile.model import CORE_FIELDS, Control, Ontology
 
 # An answer every engine can give: outcome, reason control ids, actions (kind, control id).
 Answer = tuple[str, frozenset[str], tuple[tuple[str, str], ...]]
@@ -497,7 +497,7 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_init(package: str, barrier: Any) -> None:
     """Each worker loads the package itself, as a deployed decision service would."""
-    from generator.run.enforcers import load_enforcers
+    from mu.generator.run.enforcers import load_enforcers
 
     _WORKER["module"] = load_enforcers(Path(package))
     _WORKER["barrier"] = barrier
@@ -534,7 +534,7 @@ def cli_batch_rate(package: Path, txs: Sequence[Any], jobs: int, tmp: Path) -> f
     import json
     import subprocess
 
-    cli = [sys.executable, "-m", "cli", "decide"]
+    cli = [sys.executable, "-m", "mu.cli", "decide"]
     helptext = subprocess.run([*cli, "--help"], capture_output=True, text=True, check=False)
     if "--batch" not in helptext.stdout:
         return None
@@ -564,9 +564,9 @@ def main() -> None:
     except ImportError:
         raise SystemExit("cedarpy is missing: pip install -e '.[bench]'") from None
 
-    from generator.compile.pipeline import compile_ontology
-    from generator.files import write_tree_atomic
-    from generator.run.enforcers import load_enforcers
+    from mu.generator.compile.pipeline import compile_ontology
+    from mu.generator.files import write_tree_atomic
+    from mu.generator.run.enforcers import load_enforcers
 
     with tempfile.TemporaryDirectory() as tmp:
         root = write_repository(Path(tmp), args.controls)

@@ -44,7 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from generator.outbox import (  # noqa: E402
+from mu.generator.outbox import (  # noqa: E402
     Attempt,
     DeliveryConfig,
     LedgerConfig,

@@ -23,7 +23,11 @@ def mu(*args: str, cwd: Path) -> tuple[float, str]:
     """Run `mu` in a new process; seconds taken and stdout."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "cli", *args], cwd=cwd, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "mu.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:

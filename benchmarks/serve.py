@@ -176,7 +176,7 @@ class Scratch:
 def mu_run(*args: str, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`mu --root ROOT ARGS` in a new process, as a user runs it (bounded: 10 minutes)."""
     return subprocess.run(
-        [sys.executable, "-m", "cli", "--root", str(root), *args],
+        [sys.executable, "-m", "mu.cli", "--root", str(root), *args],
         cwd=root,
         capture_output=True,
         text=True,

@@ -1,5 +1,5 @@
-"""`python -m generator` runs the `mu` command line."""
+"""`python -m mu.generator` runs the `mu` command line."""
 
-from cli import main
+from mu.cli import main
 
 main()

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import InputError
-from generator.paths import safe_relative
+from mu.generator.errors import InputError
+from mu.generator.paths import safe_relative
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100

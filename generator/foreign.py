@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from generator.errors import InputError
+from mu.generator.errors import InputError
 
 
 def _reason(exc: OSError) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.errors import InputError, Location
-from generator.jsonshape import json_type, preview
+from mu.generator.errors import InputError, Location
+from mu.generator.jsonshape import json_type, preview
 
 
 class DuplicateKey(ValueError):

@@ -15,7 +15,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from generator.errors import Problem
+from mu.generator.errors import Problem
 
 MAX_PROBLEMS = 50  # a statement with a million bad entries needs a few named, not all
 MAX_SAFE_INTEGER = 2**53 - 1

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import InputError
+from mu.generator.errors import InputError
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 

@@ -21,9 +21,9 @@ import os
 import re
 from pathlib import Path
 
-from generator.errors import InputError
-from generator.jsonread import loads_strict
-from generator.layout import Layout
+from mu.generator.errors import InputError
+from mu.generator.jsonread import loads_strict
+from mu.generator.layout import Layout
 
 # The repository's own data and history: mu never writes there on request.
 PROTECTED = (".git", "ontology", "golden", "receipts")

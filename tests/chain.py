@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile import render
+from mu.generator.compile import render
 from tests.conftest import REPO, Run, copy_repo, run_mu
 
 Mu = Callable[..., Run]
@@ -274,14 +274,16 @@ def mutant_generator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 @pytest.fixture
 def mutant_install(tmp_path: Path) -> dict[str, str]:
     """A real, defective mu on disk: a copy of the tool whose approval rules fire at
-    exactly the threshold. Returns the environment that makes `python -m cli` use it
+    exactly the threshold. Returns the environment that makes `python -m mu.cli` use it
     (and every process it starts, such as the determinism gate's)."""
     install = tmp_path / "mutant-mu"
     shutil.copytree(
-        REPO / "generator", install / "generator", ignore=shutil.ignore_patterns("__pycache__")
+        REPO / "generator",
+        install / "mu" / "generator",
+        ignore=shutil.ignore_patterns("__pycache__"),
     )
-    shutil.copy(REPO / "cli.py", install / "cli.py")
-    decision = install / "generator" / "compile" / "runtime" / "engine.py"
+    shutil.copy(REPO / "cli.py", install / "mu" / "cli.py")
+    decision = install / "mu" / "generator" / "compile" / "runtime" / "engine.py"
     text = decision.read_text(encoding="utf-8")
     assert STRICT in text
     decision.write_text(text.replace(STRICT, MUTANT), encoding="utf-8")

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 if TYPE_CHECKING:
-    from generator.compile.pipeline import Compiled
+    from mu.generator.compile.pipeline import Compiled
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -54,7 +54,7 @@ def repo(tmp_path: Path) -> Path:
 
 def run_mu(*args: str, root: Path | None = None) -> Run:
     """`mu` in-process through click's CliRunner (usable from fixtures of any scope)."""
-    from cli import cli
+    from mu.cli import cli
 
     argv = [*(["--root", str(root)] if root else []), *args]
     result = CliRunner().invoke(cli, argv, catch_exceptions=False)
@@ -71,7 +71,7 @@ def mu() -> Callable[..., Run]:
 def example_compiled() -> Compiled:
     """The shipped ontology compiled once per session (per xdist worker). Read it, never
     change it: every test of the session sees the same object."""
-    from generator.compile.pipeline import compile_ontology
+    from mu.generator.compile.pipeline import compile_ontology
 
     return compile_ontology(REPO / "ontology")
 
@@ -89,7 +89,7 @@ def mu_process(
     """`mu` as a user runs it: a new Python process with its own hash seed."""
     env = {**os.environ, "PYTHONHASHSEED": seed, **(extra_env or {})}
     proc = subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "mu.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

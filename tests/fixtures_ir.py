@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.compile.ir import (
+from mu.generator.compile.ir import (
     AuthorityIR,
     ConditionIR,
     ControlIR,
@@ -39,7 +39,7 @@ from generator.compile.ir import (
     SchemaIR,
     TypeIR,
 )
-from generator.compile.model import CORE_FIELDS
+from mu.generator.compile.model import CORE_FIELDS
 
 GENERATOR_NAME = "mu"
 GENERATOR_VERSION = "0.1.0"

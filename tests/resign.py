@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from generator.hashing import canonical_json, sha256_hex
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-from generator.provenance.keys import load_private_key
+from mu.generator.hashing import canonical_json, sha256_hex
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+from mu.generator.provenance.keys import load_private_key
 
 Statement = dict[str, Any]
 

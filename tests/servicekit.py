@@ -113,7 +113,7 @@ def ledger_names(root: Path) -> list[str]:
 def served(base: Path, built: Built, mu: Callable[..., Run]) -> Served:
     """Add a runtime key to `built`'s trust root (signed by its root key), deploy its
     newest receipt to `base/deploy/current` and name a ledger file for each ledger."""
-    from generator.provenance.receipt import read_receipt
+    from mu.generator.provenance.receipt import read_receipt
 
     def ok(*args: str) -> None:
         run = mu(*args, root=built.root)
@@ -312,7 +312,7 @@ class ServerError(AssertionError):
 
 
 class MuServer:
-    """`python -m cli --root ROOT serve --target TARGET ...` in a child process (cwd ROOT).
+    """`python -m mu.cli --root ROOT serve --target TARGET ...` in a child process (cwd ROOT).
 
     A context manager: entering starts it and waits until `GET /v1/health` answers
     200; leaving stops it (SIGTERM) if it still runs. Its stdout and stderr go to
@@ -358,7 +358,7 @@ class MuServer:
 
     def argv(self) -> list[str]:
         """The command line of the child."""
-        argv = [sys.executable, "-m", "cli", "--root", str(self.root), "serve"]
+        argv = [sys.executable, "-m", "mu.cli", "--root", str(self.root), "serve"]
         argv += ["--target", str(self.target), "--host", self.host, "--port", str(self.port)]
         if self.config is not None:
             argv += ["--config", str(self.config)]

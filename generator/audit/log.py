@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator.errors import InputError
-from generator.layout import Layout
-from generator.provenance.kinds import AuditPredicate, OverridePredicate
-from generator.provenance.predicates import ApprovalRef
-from generator.provenance.receipt import RECEIPT_NAME, StoredReceipt, load_receipt
-from generator.provenance.statement import (
+from mu.generator.errors import InputError
+from mu.generator.layout import Layout
+from mu.generator.provenance.kinds import AuditPredicate, OverridePredicate
+from mu.generator.provenance.predicates import ApprovalRef
+from mu.generator.provenance.receipt import RECEIPT_NAME, StoredReceipt, load_receipt
+from mu.generator.provenance.statement import (
     APPROVAL_TYPE,
     AUDIT_TYPE,
     OVERRIDE_TYPE,
@@ -35,9 +35,9 @@ from generator.provenance.statement import (
     REJECTION_TYPE,
     UPGRADE_TYPE,
 )
-from generator.provenance.trusthistory import TrustHistory
-from generator.provenance.trustroot import TRUST_ROOT_TYPE, Role, RootMetadata, RootVersion
-from generator.provenance.verify_receipt import (
+from mu.generator.provenance.trusthistory import TrustHistory
+from mu.generator.provenance.trustroot import TRUST_ROOT_TYPE, Role, RootMetadata, RootVersion
+from mu.generator.provenance.verify_receipt import (
     ChainReport,
     StatementVerdict,
     Verifier,

@@ -20,29 +20,29 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.build.attest import receipt_predicate, receipt_statement
-from generator.build.gates import run_gates
-from generator.files import compare_trees, read_tree
-from generator.hashing import sha256_hex
-from generator.layout import Layout
-from generator.provenance.approvals import made_under
-from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.kinds import AuditPredicate
-from generator.provenance.overrides import override_violations
-from generator.provenance.pinned import check_generator_pin, snapshot_ref
-from generator.provenance.predicates import ReceiptPredicate
-from generator.provenance.receipt import (
+from mu.generator.build.attest import receipt_predicate, receipt_statement
+from mu.generator.build.gates import run_gates
+from mu.generator.files import compare_trees, read_tree
+from mu.generator.hashing import sha256_hex
+from mu.generator.layout import Layout
+from mu.generator.provenance.approvals import made_under
+from mu.generator.provenance.identity import GeneratorId, this_generator
+from mu.generator.provenance.kinds import AuditPredicate
+from mu.generator.provenance.overrides import override_violations
+from mu.generator.provenance.pinned import check_generator_pin, snapshot_ref
+from mu.generator.provenance.predicates import ReceiptPredicate
+from mu.generator.provenance.receipt import (
     RECEIPT_TYPE,
     StoredReceipt,
     payload_digest,
     statement,
     store,
 )
-from generator.provenance.signing import Authorised, Signer, authorise
-from generator.provenance.snapshot import extract, read_snapshot
-from generator.provenance.statement import AUDIT_TYPE
-from generator.provenance.verdict import Check
-from generator.provenance.verify_receipt import StatementVerdict, Verifier
+from mu.generator.provenance.signing import Authorised, Signer, authorise
+from mu.generator.provenance.snapshot import extract, read_snapshot
+from mu.generator.provenance.statement import AUDIT_TYPE
+from mu.generator.provenance.verdict import Check
+from mu.generator.provenance.verify_receipt import StatementVerdict, Verifier
 
 
 @dataclass(frozen=True)

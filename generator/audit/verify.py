@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from generator.build.gates import run_golden
-from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
-from generator.errors import MuError
-from generator.files import compare_trees, read_tree
-from generator.hashing import sha256_hex
-from generator.layout import Layout
-from generator.provenance.identity import this_generator
-from generator.provenance.receipt import StoredReceipt
-from generator.provenance.verify_receipt import STATEMENT_CHECKS, StatementCheck, verify_chain
+from mu.generator.build.gates import run_golden
+from mu.generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
+from mu.generator.errors import MuError
+from mu.generator.files import compare_trees, read_tree
+from mu.generator.hashing import sha256_hex
+from mu.generator.layout import Layout
+from mu.generator.provenance.identity import this_generator
+from mu.generator.provenance.receipt import StoredReceipt
+from mu.generator.provenance.verify_receipt import STATEMENT_CHECKS, StatementCheck, verify_chain
 
 DriftArea = Literal["chain", "ontology", "enforcers", "deployed", "golden"]
 PackageArea = Literal["enforcers", "deployed"]

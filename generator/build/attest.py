@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from generator.build.gates import GateRun
-from generator.compile.pipeline import Compiled
-from generator.hashing import tree_digest
-from generator.provenance.claims import MadeUnder
-from generator.provenance.identity import GeneratorId
-from generator.provenance.predicates import (
+from mu.generator.build.gates import GateRun
+from mu.generator.compile.pipeline import Compiled
+from mu.generator.hashing import tree_digest
+from mu.generator.provenance.claims import MadeUnder
+from mu.generator.provenance.identity import GeneratorId
+from mu.generator.provenance.predicates import (
     ApprovalsRecord,
     AttemptedOntology,
     BuiltOntology,
@@ -34,7 +34,7 @@ from generator.provenance.predicates import (
     RejectionPredicate,
     ViolationRecord,
 )
-from generator.provenance.receipt import (
+from mu.generator.provenance.receipt import (
     RECEIPT_TYPE,
     REJECTION_TYPE,
     StoredReceipt,
@@ -42,9 +42,9 @@ from generator.provenance.receipt import (
     statement,
     subjects,
 )
-from generator.provenance.snapshot import SnapshotRef
-from generator.provenance.verdict import Check, Status
-from generator.run.golden import GoldenReport
+from mu.generator.provenance.snapshot import SnapshotRef
+from mu.generator.provenance.verdict import Check, Status
+from mu.generator.run.golden import GoldenReport
 
 
 def golden_summary(report: GoldenReport) -> GoldenSummary:

@@ -22,26 +22,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.build.attest import receipt_predicate, receipt_statement, rejection_payload
-from generator.build.gates import GateRun, run_gates
-from generator.build.policy import Policy, apply_override, enforce, overridable, release_signer
-from generator.errors import InputError
-from generator.files import StagedTree
-from generator.layout import Layout
-from generator.paths import inside_repository
-from generator.provenance.approvals import made_under
-from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.predicates import ReceiptPredicate
-from generator.provenance.receipt import (
+from mu.generator.build.attest import receipt_predicate, receipt_statement, rejection_payload
+from mu.generator.build.gates import GateRun, run_gates
+from mu.generator.build.policy import Policy, apply_override, enforce, overridable, release_signer
+from mu.generator.errors import InputError
+from mu.generator.files import StagedTree
+from mu.generator.layout import Layout
+from mu.generator.paths import inside_repository
+from mu.generator.provenance.approvals import made_under
+from mu.generator.provenance.identity import GeneratorId, this_generator
+from mu.generator.provenance.predicates import ReceiptPredicate
+from mu.generator.provenance.receipt import (
     StoredReceipt,
     newest,
     payload_digest,
     store_receipt,
     store_rejection,
 )
-from generator.provenance.signing import Authorised, Signer
-from generator.provenance.snapshot import collect, write_snapshot
-from generator.provenance.verdict import Check
+from mu.generator.provenance.signing import Authorised, Signer
+from mu.generator.provenance.snapshot import collect, write_snapshot
+from mu.generator.provenance.verdict import Check
 
 
 @dataclass(frozen=True)

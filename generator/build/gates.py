@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from generator.child import child_env, module_command
-from generator.compile.load import SourceFile
-from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
-from generator.compile.validate import ValidationReport, ViolationKey
-from generator.files import compare_trees, read_tree, write_tree_atomic
-from generator.layout import Layout
-from generator.provenance.verdict import Check
-from generator.run.enforcers import load_enforcers
-from generator.run.golden import GoldenReport, load_suite, run_suite
+from mu.generator.child import child_env, module_command
+from mu.generator.compile.load import SourceFile
+from mu.generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
+from mu.generator.compile.validate import ValidationReport, ViolationKey
+from mu.generator.files import compare_trees, read_tree, write_tree_atomic
+from mu.generator.layout import Layout
+from mu.generator.provenance.verdict import Check
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.run.golden import GoldenReport, load_suite, run_suite
 
 # A seed the parent process almost surely does not use (it runs randomised).
 DETERMINISM_SEED = "20261123"
@@ -72,7 +72,7 @@ def _second_compile(
     """Compile again in an isolated child of this installation (`generator.child`),
     waiving the same violations as the first compile."""
     keys = json.dumps([[k.shape, k.focus] for k in sorted(waived)])
-    command = module_command("generator.compile.regen", ontology_dir, out, keys)
+    command = module_command("mu.generator.compile.regen", ontology_dir, out, keys)
     return subprocess.run(
         command,
         env=child_env({"PYTHONHASHSEED": DETERMINISM_SEED}),

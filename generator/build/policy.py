@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from generator.build.gates import GateRun, run_gates
-from generator.compile.validate import ViolationKey
-from generator.layout import Layout
-from generator.provenance.approvals import Tally, tally_approvals
-from generator.provenance.identity import GeneratorId
-from generator.provenance.overrides import find_override
-from generator.provenance.predicates import ApprovalsRecord, OverrideRecord
-from generator.provenance.signing import Authorised, Signer, authorise
-from generator.provenance.trusthistory import load_history
-from generator.provenance.verdict import Check
+from mu.generator.build.gates import GateRun, run_gates
+from mu.generator.compile.validate import ViolationKey
+from mu.generator.layout import Layout
+from mu.generator.provenance.approvals import Tally, tally_approvals
+from mu.generator.provenance.identity import GeneratorId
+from mu.generator.provenance.overrides import find_override
+from mu.generator.provenance.predicates import ApprovalsRecord, OverrideRecord
+from mu.generator.provenance.signing import Authorised, Signer, authorise
+from mu.generator.provenance.trusthistory import load_history
+from mu.generator.provenance.verdict import Check
 
 APPROVE_HINT = "compliance approves this ontology with `mu approve --key KEY`"
 

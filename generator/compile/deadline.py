@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from generator.errors import InputError
+from mu.generator.errors import InputError
 
 TIMEOUT_ENV = "MU_VALIDATION_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 300.0

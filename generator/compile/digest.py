@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import pyoxigraph as ox
 
-from generator.compile.load import BASE_IRI, SourceFile
-from generator.errors import InputError, Location
-from generator.hashing import sha256_hex
+from mu.generator.compile.load import BASE_IRI, SourceFile
+from mu.generator.errors import InputError, Location
+from mu.generator.hashing import sha256_hex
 
 
 def _quads(index: int, source: SourceFile) -> list[ox.Quad]:

@@ -14,7 +14,7 @@ from typing import TypeVar, cast
 import rdflib
 from rdflib.namespace import RDF, RDFS, XSD
 
-from generator.compile.model import (
+from mu.generator.compile.model import (
     AuthorityLevel,
     Control,
     ControlKind,
@@ -29,9 +29,9 @@ from generator.compile.model import (
     is_party_id_path,
     lexical_value,
 )
-from generator.compile.runtime.values import party_id
-from generator.compile.validate import MU
-from generator.errors import CheckFailed
+from mu.generator.compile.runtime.values import party_id
+from mu.generator.compile.validate import MU
+from mu.generator.errors import CheckFailed
 
 KIND_OF_CLASS: dict[rdflib.URIRef, ControlKind] = {
     MU.ApprovalRule: "approval",

@@ -15,9 +15,9 @@ from pathlib import Path
 import rdflib
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
-from generator.errors import InputError, Location
-from generator.hashing import sha256_hex
-from generator.layout import controls_dir, shapes_dir, sorted_files
+from mu.generator.errors import InputError, Location
+from mu.generator.hashing import sha256_hex
+from mu.generator.layout import controls_dir, shapes_dir, sorted_files
 
 # Relative IRIs resolve against one constant base, never the file's location,
 # so moving a checkout does not change what the ontology means.

@@ -11,14 +11,14 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from generator import NAME, __version__
-from generator.compile.conditions import (
+from mu.generator import NAME, __version__
+from mu.generator.compile.conditions import (
     CompiledCondition,
     ConditionProblem,
     TypeEnv,
     compile_condition,
 )
-from generator.compile.ir import (
+from mu.generator.compile.ir import (
     AuthorityIR,
     ConditionIR,
     ControlIR,
@@ -27,8 +27,8 @@ from generator.compile.ir import (
     SchemaIR,
     TypeIR,
 )
-from generator.compile.model import CORE_FIELDS, Control, FieldDef, Ontology
-from generator.hashing import digest_json
+from mu.generator.compile.model import CORE_FIELDS, Control, FieldDef, Ontology
+from mu.generator.hashing import digest_json
 
 
 def condition_env(ontology: Ontology, control: Control) -> TypeEnv:

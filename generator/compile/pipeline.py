@@ -18,15 +18,15 @@ from typing import TypeVar
 
 from rdflib import URIRef
 
-from generator.compile.digest import semantic_digest
-from generator.compile.extract import extract_ontology
-from generator.compile.ir import PackageIR
-from generator.compile.load import LoadedOntology, SourceFile, load_ontology
-from generator.compile.lower import CompiledConditions, compile_conditions, lower
-from generator.compile.model import Ontology
-from generator.compile.render import render_package
-from generator.compile.restrictions import RestrictionProblem, check_restrictions
-from generator.compile.validate import (
+from mu.generator.compile.digest import semantic_digest
+from mu.generator.compile.extract import extract_ontology
+from mu.generator.compile.ir import PackageIR
+from mu.generator.compile.load import LoadedOntology, SourceFile, load_ontology
+from mu.generator.compile.lower import CompiledConditions, compile_conditions, lower
+from mu.generator.compile.model import Ontology
+from mu.generator.compile.render import render_package
+from mu.generator.compile.restrictions import RestrictionProblem, check_restrictions
+from mu.generator.compile.validate import (
     Namer,
     ValidationReport,
     Violation,
@@ -34,10 +34,10 @@ from generator.compile.validate import (
     shacl_validate,
     sort_key,
 )
-from generator.errors import CheckFailed, Location, MuError, Problem
-from generator.files import TreeDiff, compare_trees, read_tree, write_tree_atomic
-from generator.layout import Layout
-from generator.paths import output_directory
+from mu.generator.errors import CheckFailed, Location, MuError, Problem
+from mu.generator.files import TreeDiff, compare_trees, read_tree, write_tree_atomic
+from mu.generator.layout import Layout
+from mu.generator.paths import output_directory
 
 T = TypeVar("T")
 CONDITION_SHAPE = {"syntax": "mu:ConditionSyntax", "type": "mu:ConditionType"}

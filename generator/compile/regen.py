@@ -1,6 +1,6 @@
 """A second, independent compile in a fresh process, for the determinism gate.
 
-`python -m generator.compile.regen ONTOLOGY_DIR OUT_DIR [WAIVED]` compiles from
+`python -m mu.generator.compile.regen ONTOLOGY_DIR OUT_DIR [WAIVED]` compiles from
 scratch and writes the tree; the determinism gate runs it under another
 `PYTHONHASHSEED` and compares every byte with what the first process rendered.
 `WAIVED` (JSON `[[shape, focus], …]`) lets through the violations a compliance
@@ -13,10 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from generator.compile.pipeline import compile_ontology
-from generator.compile.validate import ViolationKey
-from generator.errors import MuError
-from generator.files import write_tree_atomic
+from mu.generator.compile.pipeline import compile_ontology
+from mu.generator.compile.validate import ViolationKey
+from mu.generator.errors import MuError
+from mu.generator.files import write_tree_atomic
 
 
 def main(argv: list[str]) -> int:

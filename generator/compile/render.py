@@ -33,12 +33,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from generator.compile.conditions.hoist import hoist_decimals
-from generator.compile.conditions.safety import verify_source
-from generator.compile.ir import ControlIR, PackageIR
-from generator.compile.model import CONTROL_KINDS, EFFECTS, OUTCOMES, PARTIES
-from generator.compile.schema_context import schema_context
-from generator.hashing import sha256_hex
+from mu.generator.compile.conditions.hoist import hoist_decimals
+from mu.generator.compile.conditions.safety import verify_source
+from mu.generator.compile.ir import ControlIR, PackageIR
+from mu.generator.compile.model import CONTROL_KINDS, EFFECTS, OUTCOMES, PARTIES
+from mu.generator.compile.schema_context import schema_context
+from mu.generator.hashing import sha256_hex
 
 __all__ = ["constant_digest", "py_literal", "render_package", "runtime_source"]
 
@@ -46,7 +46,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # The source of `runtime.py`: a package of real modules, read as text here and
 # never imported, so the generator does not depend on what it emits.
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-RUNTIME_PACKAGE = "generator.compile.runtime"
+RUNTIME_PACKAGE = "mu.generator.compile.runtime"
 # The runtime's parts in the order they are emitted. A part may import names
 # only from the parts before it, because in the one generated module those
 # names must already be defined when its body runs.

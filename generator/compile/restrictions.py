@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from generator.compile.model import FieldDef, Ontology
-from generator.compile.patterns import MAX_PATTERN_LENGTH, PatternProblem, pattern_problem
-from generator.compile.runtime.values import full_match
+from mu.generator.compile.model import FieldDef, Ontology
+from mu.generator.compile.patterns import MAX_PATTERN_LENGTH, PatternProblem, pattern_problem
+from mu.generator.compile.runtime.values import full_match
 
 __all__ = [
     "MAX_PATTERN_LENGTH",

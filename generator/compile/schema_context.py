@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from generator.compile.ir import SchemaIR, TypeIR
-from generator.compile.model import DATATYPES
+from mu.generator.compile.ir import SchemaIR, TypeIR
+from mu.generator.compile.model import DATATYPES
 
 
 def schema_context(schema: SchemaIR) -> dict[str, Any]:

@@ -21,11 +21,16 @@ import pyshacl
 import rdflib
 from rdflib.namespace import RDF, SH
 
-from generator.compile.deadline import TIMEOUT_ENV, DeadlineExceeded, time_limit, validation_timeout
-from generator.compile.load import LoadedOntology, parse_turtle
-from generator.compile.offline import NetworkRefused, offline
-from generator.compile.shape_guard import shape_refusals, sparql_refusals
-from generator.errors import InputError, Problem
+from mu.generator.compile.deadline import (
+    TIMEOUT_ENV,
+    DeadlineExceeded,
+    time_limit,
+    validation_timeout,
+)
+from mu.generator.compile.load import LoadedOntology, parse_turtle
+from mu.generator.compile.offline import NetworkRefused, offline
+from mu.generator.compile.shape_guard import shape_refusals, sparql_refusals
+from mu.generator.errors import InputError, Problem
 
 MU = rdflib.Namespace("urn:mu:v1#")
 _FIXED_PREFIXES = (
@@ -84,7 +89,8 @@ class ValidationReport:
 
 
 def _vocab_file(name: str) -> str:
-    return resources.files("generator.compile").joinpath("vocab", name).read_text(encoding="utf-8")
+    vocab = resources.files("mu.generator.compile").joinpath("vocab", name)
+    return vocab.read_text(encoding="utf-8")
 
 
 def vocabulary_graph() -> rdflib.Graph:

@@ -16,13 +16,13 @@ above `generator.provenance`; the service and the reports sit above both.
 
 from __future__ import annotations
 
-from generator.decisionlog.checkpoint import CheckpointSigner, checkpoint_signer
-from generator.decisionlog.codec import Committed, Entry, canonical_json, parse_body
-from generator.decisionlog.follow import LogFollower
-from generator.decisionlog.reader import read_records
-from generator.decisionlog.recovery import Recovery
-from generator.decisionlog.verify import LogVerdict, verify_log
-from generator.decisionlog.writer import LogClosed, LogWriter
+from mu.generator.decisionlog.checkpoint import CheckpointSigner, checkpoint_signer
+from mu.generator.decisionlog.codec import Committed, Entry, canonical_json, parse_body
+from mu.generator.decisionlog.follow import LogFollower
+from mu.generator.decisionlog.reader import read_records
+from mu.generator.decisionlog.recovery import Recovery
+from mu.generator.decisionlog.verify import LogVerdict, verify_log
+from mu.generator.decisionlog.writer import LogClosed, LogWriter
 
 __all__ = [
     "CheckpointSigner",

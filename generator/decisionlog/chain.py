@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from generator.decisionlog.checkpoint import (
+from mu.generator.decisionlog.checkpoint import (
     SUBJECT_PREFIX,
     ReadCheckpoint,
     head_of,
     read_checkpoint,
     trust_of,
 )
-from generator.decisionlog.codec import (
+from mu.generator.decisionlog.codec import (
     FORMAT,
     GENESIS_PREV,
     HEX64,
@@ -46,11 +46,11 @@ from generator.decisionlog.codec import (
     line_hash,
     loads_exact,
 )
-from generator.errors import Location, Problem
-from generator.jsonshape import MAX_PROBLEMS, json_type, preview
-from generator.provenance.signing import role_hint
-from generator.provenance.statement import CHECKPOINT_REASONS
-from generator.provenance.trusthistory import TrustHistory
+from mu.generator.errors import Location, Problem
+from mu.generator.jsonshape import MAX_PROBLEMS, json_type, preview
+from mu.generator.provenance.signing import role_hint
+from mu.generator.provenance.statement import CHECKPOINT_REASONS
+from mu.generator.provenance.trusthistory import TrustHistory
 
 EDIT_HINT = (
     "the log was changed after it was written: compare it with a backup, and trust no "

@@ -25,23 +25,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import InputError
-from generator.hashing import canonical_json as jcs
-from generator.jsonshape import json_type
-from generator.layout import Layout
-from generator.provenance.claims import MadeUnder, TrustRef
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope
-from generator.provenance.receipt import (
+from mu.generator.errors import InputError
+from mu.generator.hashing import canonical_json as jcs
+from mu.generator.jsonshape import json_type
+from mu.generator.layout import Layout
+from mu.generator.provenance.claims import MadeUnder, TrustRef
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope
+from mu.generator.provenance.receipt import (
     StoredReceipt,
     parse_statement,
     payload_digest,
     statement,
 )
-from generator.provenance.signing import Signer, authorise, resolve_signer
-from generator.provenance.statement import CHECKPOINT_TYPE, describe, statement_problems
-from generator.provenance.trusthistory import TrustHistory
-from generator.provenance.trustroot import Role, quorum
-from generator.provenance.verify_basis import find_basis, trust_check
+from mu.generator.provenance.signing import Signer, authorise, resolve_signer
+from mu.generator.provenance.statement import CHECKPOINT_TYPE, describe, statement_problems
+from mu.generator.provenance.trusthistory import TrustHistory
+from mu.generator.provenance.trustroot import Role, quorum
+from mu.generator.provenance.verify_basis import find_basis, trust_check
 
 SUBJECT_PREFIX = "decisions/"
 ROLE: Role = "runtime"

@@ -35,10 +35,10 @@ from decimal import Decimal
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
-from generator.errors import InputError
-from generator.hashing import sha256_hex
-from generator.jsonread import DuplicateKey, NonJsonConstant, refuse_constant, strict_object
-from generator.jsonshape import preview
+from mu.generator.errors import InputError
+from mu.generator.hashing import sha256_hex
+from mu.generator.jsonread import DuplicateKey, NonJsonConstant, refuse_constant, strict_object
+from mu.generator.jsonshape import preview
 
 FORMAT: Final = 1  # the `format` of the genesis line: what this module writes
 GENESIS_PREV: Final = "0" * 64

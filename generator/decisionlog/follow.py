@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from generator.decisionlog.chain import parse_line
-from generator.decisionlog.codec import Committed, committed
-from generator.decisionlog.reader import read_records
-from generator.decisionlog.segments import list_segments
-from generator.errors import CheckFailed
+from mu.generator.decisionlog.chain import parse_line
+from mu.generator.decisionlog.codec import Committed, committed
+from mu.generator.decisionlog.reader import read_records
+from mu.generator.decisionlog.segments import list_segments
+from mu.generator.errors import CheckFailed
 
 _CHUNK = 1024 * 1024
 _MAX_LINE = 1024 * 1024

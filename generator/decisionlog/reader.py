@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from generator.decisionlog.chain import parse_line
-from generator.decisionlog.codec import Committed, committed
-from generator.decisionlog.segments import Unreadable, first_line, list_segments, read_lines
-from generator.errors import CheckFailed
+from mu.generator.decisionlog.chain import parse_line
+from mu.generator.decisionlog.codec import Committed, committed
+from mu.generator.decisionlog.segments import Unreadable, first_line, list_segments, read_lines
+from mu.generator.errors import CheckFailed
 
 _HINT = "run `mu decisions verify DIR` to see what is wrong with the log"
 _FIELDS = ("decision_id", "time", "release", "tx_digest", "transaction", "outcome")

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.decisionlog.chain import Scan, parse_line
-from generator.decisionlog.segments import (
+from mu.generator.decisionlog.chain import Scan, parse_line
+from mu.generator.decisionlog.segments import (
     Listing,
     Unreadable,
     first_line,
@@ -26,7 +26,7 @@ from generator.decisionlog.segments import (
     read_lines,
     segment_name,
 )
-from generator.errors import CheckFailed, Problem
+from mu.generator.errors import CheckFailed, Problem
 
 BROKEN_HINT = (
     "run `mu decisions verify DIR` to see what changed, then move the log directory aside "

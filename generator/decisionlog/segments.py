@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from generator.decisionlog.codec import MAX_LINE
-from generator.errors import InputError
+from mu.generator.decisionlog.codec import MAX_LINE
+from mu.generator.errors import InputError
 
 SEGMENTS = "segments"
 SEGMENT_NAME = re.compile(r"^([0-9]{6})\.jsonl\Z")

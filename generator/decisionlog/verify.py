@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.decisionlog.chain import Scan
-from generator.decisionlog.segments import (
+from mu.generator.decisionlog.chain import Scan
+from mu.generator.decisionlog.segments import (
     MAX_SEGMENT,
     RawLine,
     Unreadable,
@@ -35,8 +35,8 @@ from generator.decisionlog.segments import (
     segment_name,
     segments_dir,
 )
-from generator.errors import Location, Problem
-from generator.provenance.trusthistory import TrustHistory
+from mu.generator.errors import Location, Problem
+from mu.generator.provenance.trusthistory import TrustHistory
 
 CRASH_HINT = (
     "if the service crashed, starting it again signs a recovery checkpoint; if it is "

@@ -37,8 +37,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from generator.decisionlog.checkpoint import CheckpointSigner
-from generator.decisionlog.codec import (
+from mu.generator.decisionlog.checkpoint import CheckpointSigner
+from mu.generator.decisionlog.codec import (
     GENESIS_PREV,
     Committed,
     Entry,
@@ -49,7 +49,7 @@ from generator.decisionlog.codec import (
     line_hash,
     now,
 )
-from generator.decisionlog.recovery import (
+from mu.generator.decisionlog.recovery import (
     Recovery,
     broken,
     cut_back,
@@ -57,8 +57,8 @@ from generator.decisionlog.recovery import (
     scan_tail,
     sync,
 )
-from generator.decisionlog.segments import Listing, list_segments, segment_name, segments_dir
-from generator.errors import CheckFailed, Problem
+from mu.generator.decisionlog.segments import Listing, list_segments, segment_name, segments_dir
+from mu.generator.errors import CheckFailed, Problem
 
 MAX_BATCH = 1024  # entries per write: bounds a batch's latency and its memory
 LOCK_NAME = "writer.lock"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from generator.compile.conditions import parse_condition
-from generator.compile.conditions.ast import (
+from mu.generator.compile.conditions import parse_condition
+from mu.generator.compile.conditions.ast import (
     And,
     BoolLit,
     Compare,
@@ -30,7 +30,7 @@ from generator.compile.conditions.ast import (
     SetLit,
     StrLit,
 )
-from generator.compile.model import PARTIES, Ontology, TransactionType
+from mu.generator.compile.model import PARTIES, Ontology, TransactionType
 
 # ISO 4217 minor units that differ from two; every other currency steps by 0.01.
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}

@@ -30,16 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.build.gates import run_gates
-from generator.errors import CheckFailed, InputError, Problem
-from generator.files import compare_trees, read_tree, write_tree_atomic
-from generator.hashing import sha256_hex, tree_digest
-from generator.layout import Layout
-from generator.operate.healthcheck import HealthReport, check_release
-from generator.operate.releases import RECORD_FORMAT as RECORD_FORMAT
-from generator.operate.releases import Action as Action
-from generator.operate.releases import Entry as Entry
-from generator.operate.releases import (
+from mu.generator.build.gates import run_gates
+from mu.generator.errors import CheckFailed, InputError, Problem
+from mu.generator.files import compare_trees, read_tree, write_tree_atomic
+from mu.generator.hashing import sha256_hex, tree_digest
+from mu.generator.layout import Layout
+from mu.generator.operate.healthcheck import HealthReport, check_release
+from mu.generator.operate.releases import RECORD_FORMAT as RECORD_FORMAT
+from mu.generator.operate.releases import Action as Action
+from mu.generator.operate.releases import Entry as Entry
+from mu.generator.operate.releases import (
     locked,
     make_entry,
     recorded_pin,
@@ -50,16 +50,16 @@ from generator.operate.releases import (
     utc_now,
     write_record,
 )
-from generator.operate.releases import read_record as read_record
-from generator.operate.releases import record_path as record_path
-from generator.operate.releases import release_name as release_name
-from generator.operate.releases import releases_dir as releases_dir
-from generator.paths import deploy_target
-from generator.provenance.identity import this_generator
-from generator.provenance.pinned import check_generator_pin, receipt_waiver, snapshot_ref
-from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
-from generator.provenance.snapshot import extract, read_snapshot
-from generator.provenance.verify_receipt import StatementVerdict, Verifier
+from mu.generator.operate.releases import read_record as read_record
+from mu.generator.operate.releases import record_path as record_path
+from mu.generator.operate.releases import release_name as release_name
+from mu.generator.operate.releases import releases_dir as releases_dir
+from mu.generator.paths import deploy_target
+from mu.generator.provenance.identity import this_generator
+from mu.generator.provenance.pinned import check_generator_pin, receipt_waiver, snapshot_ref
+from mu.generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
+from mu.generator.provenance.snapshot import extract, read_snapshot
+from mu.generator.provenance.verify_receipt import StatementVerdict, Verifier
 
 SUBJECT_PREFIX = "enforcers/"
 # A release made from a receipt: `<NNNN>-<12 hex>`, as `releases.release_name` gives.

@@ -18,18 +18,22 @@ from typing import Any, Literal
 
 import tomli_w
 
-from generator.compile.model import OUTCOMES as DECIDED
-from generator.compile.pipeline import compile_ontology
-from generator.errors import InputError
-from generator.files import read_tree, write_file_atomic, write_tree_atomic
-from generator.hashing import sha256_hex
-from generator.jsonshape import encodable
-from generator.layout import Layout, shown_path, sorted_files
-from generator.provenance.pinned import verified_snapshot
-from generator.provenance.snapshot import extract
-from generator.run.decide import shown
-from generator.run.enforcers import load_enforcers
-from generator.run.reference import ReferenceDecision, reference_decide, summarize_enforcer_decision
+from mu.generator.compile.model import OUTCOMES as DECIDED
+from mu.generator.compile.pipeline import compile_ontology
+from mu.generator.errors import InputError
+from mu.generator.files import read_tree, write_file_atomic, write_tree_atomic
+from mu.generator.hashing import sha256_hex
+from mu.generator.jsonshape import encodable
+from mu.generator.layout import Layout, shown_path, sorted_files
+from mu.generator.provenance.pinned import verified_snapshot
+from mu.generator.provenance.snapshot import extract
+from mu.generator.run.decide import shown
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.run.reference import (
+    ReferenceDecision,
+    reference_decide,
+    summarize_enforcer_decision,
+)
 
 # What production can have observed: a decision, or the refusal of an invalid transaction.
 OUTCOMES: tuple[str, ...] = (*DECIDED, "INVALID")

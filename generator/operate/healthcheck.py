@@ -6,7 +6,7 @@ check the digests of `MANIFEST.json`, and to run the receipt's golden suite
 against it. A fresh process sees the release exactly as a service restarted
 on it would: no module cached by the deploying process can mask a defect.
 
-`python -m generator.operate.healthcheck RELEASE_DIR GOLDEN_DIR` is the child; it
+`python -m mu.generator.operate.healthcheck RELEASE_DIR GOLDEN_DIR` is the child; it
 prints one JSON object on stdout and exits 0 (healthy), 1 (unhealthy) or 2
 (bad usage). `check_release` is the parent side.
 """
@@ -24,12 +24,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.child import GENERATOR_HOME, child_env, module_command
-from generator.errors import CheckFailed, MuError, Problem
-from generator.jsonread import DuplicateKey, loads_strict
-from generator.outbox import RecordingSink, Sink, exercise
-from generator.run.enforcers import release_actions
-from generator.run.golden import load_suite, run_suite
+from mu.generator.child import CHILD_CWD, child_env, module_command
+from mu.generator.errors import CheckFailed, MuError, Problem
+from mu.generator.jsonread import DuplicateKey, loads_strict
+from mu.generator.outbox import RecordingSink, Sink, exercise
+from mu.generator.run.enforcers import release_actions
+from mu.generator.run.golden import load_suite, run_suite
 
 # The golden suite runs in well under a second; a child that takes this long hangs.
 TIMEOUT_SECONDS = 300
@@ -222,8 +222,8 @@ def check_release(release: Path, golden_dir: Path) -> HealthReport:
     """Run the child on `release` and read its verdict; a child that breaks is a failure."""
     try:
         proc = subprocess.run(
-            module_command("generator.operate.healthcheck", release, golden_dir),
-            cwd=GENERATOR_HOME,
+            module_command("mu.generator.operate.healthcheck", release, golden_dir),
+            cwd=CHILD_CWD,
             env=child_env(),
             capture_output=True,
             text=True,

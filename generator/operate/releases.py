@@ -33,11 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from generator.errors import InputError, Location
-from generator.files import write_file_atomic
-from generator.hashing import tree_digest
-from generator.jsonread import DuplicateKey, loads_strict
-from generator.provenance.receipt import StoredReceipt
+from mu.generator.errors import InputError, Location
+from mu.generator.files import write_file_atomic
+from mu.generator.hashing import tree_digest
+from mu.generator.jsonread import DuplicateKey, loads_strict
+from mu.generator.provenance.receipt import StoredReceipt
 
 RECORD_FORMAT = "urn:mu:v1#Deployment"
 Entry = dict[str, Any]  # one release in the record: release, path, receipt, digest, sequence, tree

@@ -15,12 +15,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import CheckFailed, Problem
-from generator.files import read_tree
-from generator.layout import Layout
-from generator.operate.deploy import expected_files, mismatches, verifier_for
-from generator.operate.releases import read_record, same_path
-from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
+from mu.generator.errors import CheckFailed, Problem
+from mu.generator.files import read_tree
+from mu.generator.layout import Layout
+from mu.generator.operate.deploy import expected_files, mismatches, verifier_for
+from mu.generator.operate.releases import read_record, same_path
+from mu.generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
 
 
 @dataclass(frozen=True)

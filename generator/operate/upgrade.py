@@ -18,24 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
-from generator.compile.validate import ViolationKey
-from generator.errors import InputError
-from generator.files import compare_trees, read_tree, write_tree_atomic
-from generator.hashing import sha256_hex
-from generator.jsonread import DuplicateKey, loads_strict
-from generator.layout import Layout
-from generator.operate.boundary import boundary_cases
-from generator.provenance.approvals import made_under
-from generator.provenance.identity import this_generator
-from generator.provenance.overrides import override_violations
-from generator.provenance.receipt import newest, statement, store, subjects
-from generator.provenance.signing import Authorised, Signer, authorise
-from generator.provenance.statement import UPGRADE_TYPE
-from generator.provenance.trusthistory import load_history
-from generator.run.enforcers import load_enforcers
-from generator.run.golden import load_suite
-from generator.run.reference import ReferenceDecision, summarize_enforcer_decision
+from mu.generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
+from mu.generator.compile.validate import ViolationKey
+from mu.generator.errors import InputError
+from mu.generator.files import compare_trees, read_tree, write_tree_atomic
+from mu.generator.hashing import sha256_hex
+from mu.generator.jsonread import DuplicateKey, loads_strict
+from mu.generator.layout import Layout
+from mu.generator.operate.boundary import boundary_cases
+from mu.generator.provenance.approvals import made_under
+from mu.generator.provenance.identity import this_generator
+from mu.generator.provenance.overrides import override_violations
+from mu.generator.provenance.receipt import newest, statement, store, subjects
+from mu.generator.provenance.signing import Authorised, Signer, authorise
+from mu.generator.provenance.statement import UPGRADE_TYPE
+from mu.generator.provenance.trusthistory import load_history
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.run.golden import load_suite
+from mu.generator.run.reference import ReferenceDecision, summarize_enforcer_decision
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,16 @@ decision record is duck-typed (`DecisionRecord`).
 
 from __future__ import annotations
 
-from generator.outbox.checks import check_sinks, exercise
-from generator.outbox.config import (
+from mu.generator.outbox.checks import check_sinks, exercise
+from mu.generator.outbox.config import (
     DeliveryConfig,
     LedgerConfig,
     SmtpConfig,
     WebhookConfig,
     delivery_config,
 )
-from generator.outbox.plan import DecisionRecord, Delivery, deliveries_for
-from generator.outbox.sinks import (
+from mu.generator.outbox.plan import DecisionRecord, Delivery, deliveries_for
+from mu.generator.outbox.sinks import (
     BatchSink,
     DeliveryError,
     LedgerSink,
@@ -42,7 +42,7 @@ from generator.outbox.sinks import (
     WebhookSink,
     default_sinks,
 )
-from generator.outbox.status import (
+from mu.generator.outbox.status import (
     HEARTBEAT_SECONDS,
     HEARTBEAT_STALE_SECONDS,
     DeadLetter,
@@ -53,8 +53,8 @@ from generator.outbox.status import (
     Wait,
     iso_time,
 )
-from generator.outbox.store import Claim, Outbox, Outcome
-from generator.outbox.workers import BATCH_SIZE, Attempt, Supervisor
+from mu.generator.outbox.store import Claim, Outbox, Outcome
+from mu.generator.outbox.workers import BATCH_SIZE, Attempt, Supervisor
 
 OUTBOX_FILE = "outbox.sqlite3"  # in the decision log directory
 

@@ -22,9 +22,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from generator.outbox.plan import Delivery
-from generator.outbox.protocol import BatchSink, DeliveryError, Sink
-from generator.outbox.status import one_line
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.protocol import BatchSink, DeliveryError, Sink
+from mu.generator.outbox.status import one_line
 
 
 def describe(error: BaseException) -> str:

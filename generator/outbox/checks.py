@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from generator.errors import Problem
-from generator.jsonshape import preview
-from generator.layout import shown_path
-from generator.outbox.config import DeliveryConfig
-from generator.outbox.plan import KINDS, plan_deliveries
-from generator.outbox.sinks import Sink
+from mu.generator.errors import Problem
+from mu.generator.jsonshape import preview
+from mu.generator.layout import shown_path
+from mu.generator.outbox.config import DeliveryConfig
+from mu.generator.outbox.plan import KINDS, plan_deliveries
+from mu.generator.outbox.sinks import Sink
 
 HEALTH_CHECK_ID = "health-check"
 EXERCISE_TIMEOUT_SECONDS = 5.0

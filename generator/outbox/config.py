@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from generator.errors import InputError
-from generator.jsonshape import preview
-from generator.layout import shown_path
+from mu.generator.errors import InputError
+from mu.generator.jsonshape import preview
+from mu.generator.layout import shown_path
 
 CHANNELS = ("smtp", "webhook", "ledger")  # every delivery goes out on one of these
 MAX_WORKERS = 256

@@ -26,13 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.jsonread import loads_strict
-from generator.layout import shown_path
-from generator.outbox import render
-from generator.outbox.config import LedgerConfig
-from generator.outbox.plan import Delivery
-from generator.outbox.protocol import DeliveryError
-from generator.outbox.status import printable
+from mu.generator.jsonread import loads_strict
+from mu.generator.layout import shown_path
+from mu.generator.outbox import render
+from mu.generator.outbox.config import LedgerConfig
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.protocol import DeliveryError
+from mu.generator.outbox.status import printable
 
 _READ_CHUNK = 1024 * 1024
 # A ledger line's idempotency key (`render.ledger_line` writes it compact; others may not).

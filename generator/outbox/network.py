@@ -38,11 +38,11 @@ from email.message import EmailMessage
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
-from generator.outbox import render
-from generator.outbox.config import SmtpConfig, WebhookConfig
-from generator.outbox.plan import Delivery
-from generator.outbox.protocol import DeliveryError, secret
-from generator.outbox.status import printable
+from mu.generator.outbox import render
+from mu.generator.outbox.config import SmtpConfig, WebhookConfig
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.protocol import DeliveryError, secret
+from mu.generator.outbox.status import printable
 
 MAX_RESPONSE_BYTES = 64 * 1024  # of a webhook's answer: read (to reuse the connection), dropped
 IDLE_SECONDS = 30.0  # a connection unused this long is closed and opened anew

@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from generator.errors import InputError
-from generator.jsonshape import preview
-from generator.outbox.config import DeliveryConfig
+from mu.generator.errors import InputError
+from mu.generator.jsonshape import preview
+from mu.generator.outbox.config import DeliveryConfig
 
 KINDS = ("notify", "ledger")
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from generator.outbox.plan import Delivery
+from mu.generator.outbox.plan import Delivery
 
 
 class DeliveryError(Exception):

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generator.errors import InputError
-from generator.outbox import status as st
-from generator.outbox.config import CHANNELS
-from generator.outbox.plan import KINDS, Delivery
+from mu.generator.errors import InputError
+from mu.generator.outbox import status as st
+from mu.generator.outbox.config import CHANNELS
+from mu.generator.outbox.plan import KINDS, Delivery
 
 COLUMNS = (
     "rowid, key, idempotency_key, seq, channel, kind, control_id, payload, state, attempts, "

@@ -26,8 +26,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from generator.outbox.plan import Delivery
-from generator.outbox.status import iso_time, printable
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.status import iso_time, printable
 
 SIGNATURE_HEADER = "X-Mu-Signature"
 IDEMPOTENCY_HEADER = "X-Mu-Idempotency-Key"

@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from generator.errors import InputError
-from generator.layout import shown_path
-from generator.outbox.status import DAMAGED_HINT, MAX_PAYLOAD, one_line
+from mu.generator.errors import InputError
+from mu.generator.layout import shown_path
+from mu.generator.outbox.status import DAMAGED_HINT, MAX_PAYLOAD, one_line
 
 FORMAT = "mu-outbox/1"
 BUSY_TIMEOUT_SECONDS = 5.0

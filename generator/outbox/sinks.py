@@ -15,12 +15,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from generator.outbox import render
-from generator.outbox.config import DeliveryConfig
-from generator.outbox.ledger import LedgerSink
-from generator.outbox.network import MAX_RESPONSE_BYTES, SmtpSink, WebhookSink
-from generator.outbox.plan import Delivery
-from generator.outbox.protocol import BatchSink, DeliveryError, Sink, ThreadBound
+from mu.generator.outbox import render
+from mu.generator.outbox.config import DeliveryConfig
+from mu.generator.outbox.ledger import LedgerSink
+from mu.generator.outbox.network import MAX_RESPONSE_BYTES, SmtpSink, WebhookSink
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.protocol import BatchSink, DeliveryError, Sink, ThreadBound
 
 __all__ = [
     "MAX_RESPONSE_BYTES",

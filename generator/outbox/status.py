@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from generator.errors import InputError
-from generator.jsonread import loads_strict
+from mu.generator.errors import InputError
+from mu.generator.jsonread import loads_strict
 
 STATES = ("pending", "inflight", "delivered", "dead")
 MAX_LISTED = 100  # dead letters, held and recovered deliveries shown by status

@@ -59,13 +59,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import InputError
-from generator.layout import shown_path
-from generator.outbox import reading, schema
-from generator.outbox import status as st
-from generator.outbox.config import CHANNELS
-from generator.outbox.plan import Delivery
-from generator.outbox.reading import Claim
+from mu.generator.errors import InputError
+from mu.generator.layout import shown_path
+from mu.generator.outbox import reading, schema
+from mu.generator.outbox import status as st
+from mu.generator.outbox.config import CHANNELS
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.reading import Claim
 
 __all__ = ["Claim", "Outbox", "Outcome"]
 

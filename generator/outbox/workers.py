@@ -49,14 +49,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import MuError
-from generator.outbox.attempts import Run, Runner
-from generator.outbox.config import CHANNELS, DeliveryConfig
-from generator.outbox.plan import Delivery
-from generator.outbox.protocol import Sink, ThreadBound
-from generator.outbox.sinks import default_sinks
-from generator.outbox.status import HEARTBEAT_SECONDS
-from generator.outbox.store import Claim, Outbox, Outcome
+from mu.generator.errors import MuError
+from mu.generator.outbox.attempts import Run, Runner
+from mu.generator.outbox.config import CHANNELS, DeliveryConfig
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.protocol import Sink, ThreadBound
+from mu.generator.outbox.sinks import default_sinks
+from mu.generator.outbox.status import HEARTBEAT_SECONDS
+from mu.generator.outbox.store import Claim, Outbox, Outcome
 
 POLL_SECONDS = 0.2
 STALE_SECONDS = 10.0  # above the outbox's busy timeout, so one slow lock is not a death

@@ -16,16 +16,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.compile.digest import semantic_digest
-from generator.compile.pipeline import ValidationFailed, validate_directory
-from generator.errors import CheckFailed, InputError, Problem
-from generator.foreign import read_bounded
-from generator.layout import Layout
-from generator.provenance.claims import MadeUnder, TrustRef, signed_at_now
-from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.kinds import ApprovalPredicate, OverridePredicate
-from generator.provenance.predicates import ApprovalRef
-from generator.provenance.receipt import (
+from mu.generator.compile.digest import semantic_digest
+from mu.generator.compile.pipeline import ValidationFailed, validate_directory
+from mu.generator.errors import CheckFailed, InputError, Problem
+from mu.generator.foreign import read_bounded
+from mu.generator.layout import Layout
+from mu.generator.provenance.claims import MadeUnder, TrustRef, signed_at_now
+from mu.generator.provenance.identity import GeneratorId, this_generator
+from mu.generator.provenance.kinds import ApprovalPredicate, OverridePredicate
+from mu.generator.provenance.predicates import ApprovalRef
+from mu.generator.provenance.receipt import (
     StoredReceipt,
     load_receipt,
     payload_digest,
@@ -33,13 +33,13 @@ from generator.provenance.receipt import (
     store,
     subjects,
 )
-from generator.provenance.signing import Signer, authorise
-from generator.provenance.statement import (
+from mu.generator.provenance.signing import Signer, authorise
+from mu.generator.provenance.statement import (
     APPROVAL_TYPE,
     CANONICALIZATION,
 )
-from generator.provenance.trusthistory import TrustHistory
-from generator.provenance.trustroot import RootVersion, quorum
+from mu.generator.provenance.trusthistory import TrustHistory
+from mu.generator.provenance.trustroot import RootVersion, quorum
 
 MAX_APPROVAL_BYTES = 16 * 1024 * 1024
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from generator.jsonshape import Hex64, Integer, Text, Timestamp, record
+from mu.generator.jsonshape import Hex64, Integer, Text, Timestamp, record
 
 # SOURCE_DATE_EPOCH (reproducible-builds.org) fixes the claimed time, so a
 # build can be repeated byte for byte; otherwise the claim is the clock's.

@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from generator.errors import InputError, Location
-from generator.foreign import read_bounded
-from generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict
-from generator.jsonshape import json_type as _json_type
-from generator.jsonshape import preview
-from generator.provenance.keys import keyid_of
+from mu.generator.errors import InputError, Location
+from mu.generator.foreign import read_bounded
+from mu.generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict
+from mu.generator.jsonshape import json_type as _json_type
+from mu.generator.jsonshape import preview
+from mu.generator.provenance.keys import keyid_of
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 # Receipts are kilobytes (a subject per generated file); far above that, far below harm.

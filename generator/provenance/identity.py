@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from generator import NAME, __version__
-from generator.files import IGNORED_PARTS
-from generator.hashing import tree_digest
+from mu.generator import NAME, __version__
+from mu.generator.files import IGNORED_PARTS
+from mu.generator.hashing import tree_digest
 
 # The whole `generator` package, whichever sub-package this module sits in.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

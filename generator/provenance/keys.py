@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from generator.errors import InputError
-from generator.gitexec import git
+from mu.generator.errors import InputError
+from mu.generator.gitexec import git
 
 PASSPHRASE_ENV = "MU_KEY_PASSPHRASE"
 _KEYGEN_HINT = "create an Ed25519 key pair with `mu keygen --out PATH`"

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from generator.compile.validate import ViolationKey
-from generator.provenance.claims import MadeUnder
-from generator.provenance.identity import GeneratorId
-from generator.provenance.statement import (
+from mu.generator.compile.validate import ViolationKey
+from mu.generator.provenance.claims import MadeUnder
+from mu.generator.provenance.identity import GeneratorId
+from mu.generator.provenance.statement import (
     APPROVAL_TYPE,
     AUDIT_TYPE,
     CHECKPOINT_TYPE,
@@ -27,7 +27,7 @@ from generator.provenance.statement import (
     REJECTION_TYPE,
     UPGRADE_TYPE,
 )
-from generator.provenance.trustroot import TRUST_ROOT_TYPE, Role
+from mu.generator.provenance.trustroot import TRUST_ROOT_TYPE, Role
 
 # The role whose quorum must sign each kind.
 KIND_ROLE: Final[Mapping[str, Role]] = {

@@ -16,11 +16,11 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from generator.errors import InputError, Location, Problem
-from generator.foreign import read_bounded
-from generator.jsonread import DuplicateKey, loads_strict
-from generator.jsonshape import preview
-from generator.provenance.keys import keyid_of, public_pem
+from mu.generator.errors import InputError, Location, Problem
+from mu.generator.foreign import read_bounded
+from mu.generator.jsonread import DuplicateKey, loads_strict
+from mu.generator.jsonshape import preview
+from mu.generator.provenance.keys import keyid_of, public_pem
 
 ROLES = ("release", "compliance", "auditor")
 MAX_TRUST_BYTES = 16 * 1024 * 1024

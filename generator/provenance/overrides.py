@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from generator.compile.validate import ViolationKey
-from generator.errors import CheckFailed, InputError
-from generator.foreign import read_bounded
-from generator.layout import Layout
-from generator.provenance.approvals import (
+from mu.generator.compile.validate import ViolationKey
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.foreign import read_bounded
+from mu.generator.layout import Layout
+from mu.generator.provenance.approvals import (
     MAX_APPROVAL_BYTES,
     Approval,
     Tally,
@@ -29,22 +29,22 @@ from generator.provenance.approvals import (
     require_role,
     tally_statements,
 )
-from generator.provenance.dsse import Envelope
-from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.kinds import OverridePredicate
-from generator.provenance.predicates import ApprovalRef
-from generator.provenance.receipt import (
+from mu.generator.provenance.dsse import Envelope
+from mu.generator.provenance.identity import GeneratorId, this_generator
+from mu.generator.provenance.kinds import OverridePredicate
+from mu.generator.provenance.predicates import ApprovalRef
+from mu.generator.provenance.receipt import (
     StoredReceipt,
     load_receipt,
     payload_digest,
     statement,
     store,
 )
-from generator.provenance.signing import Signer
-from generator.provenance.statement import APPROVAL_TYPE, OVERRIDE_TYPE, REJECTION_TYPE
-from generator.provenance.trusthistory import TrustHistory
-from generator.provenance.trustroot import RootVersion, quorum
-from generator.provenance.verdict import Check
+from mu.generator.provenance.signing import Signer
+from mu.generator.provenance.statement import APPROVAL_TYPE, OVERRIDE_TYPE, REJECTION_TYPE
+from mu.generator.provenance.trusthistory import TrustHistory
+from mu.generator.provenance.trustroot import RootVersion, quorum
+from mu.generator.provenance.verdict import Check
 
 
 def approve_override(

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.compile.validate import ViolationKey
-from generator.errors import CheckFailed, Problem
-from generator.layout import Layout
-from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.overrides import override_violations
-from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
-from generator.provenance.snapshot import SnapshotRef, read_snapshot
-from generator.provenance.verify_receipt import StatementVerdict, verify_statement
+from mu.generator.compile.validate import ViolationKey
+from mu.generator.errors import CheckFailed, Problem
+from mu.generator.layout import Layout
+from mu.generator.provenance.identity import GeneratorId, this_generator
+from mu.generator.provenance.overrides import override_violations
+from mu.generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
+from mu.generator.provenance.snapshot import SnapshotRef, read_snapshot
+from mu.generator.provenance.verify_receipt import StatementVerdict, verify_statement
 
 
 def check_generator_pin(receipt: StoredReceipt, generator: GeneratorId) -> None:

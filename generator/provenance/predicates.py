@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from generator.errors import CheckFailed, Problem
-from generator.provenance.claims import MadeUnder
-from generator.provenance.identity import GeneratorId
-from generator.provenance.snapshot import SnapshotRef
-from generator.provenance.statement import (
+from mu.generator.errors import CheckFailed, Problem
+from mu.generator.provenance.claims import MadeUnder
+from mu.generator.provenance.identity import GeneratorId
+from mu.generator.provenance.snapshot import SnapshotRef
+from mu.generator.provenance.statement import (
     CANONICALIZATION,
     MALFORMED_HINT,
     RECEIPT_TYPE,
@@ -29,7 +29,7 @@ from generator.provenance.statement import (
     describe,
     predicate_problems,
 )
-from generator.provenance.verdict import STATUSES, Status
+from mu.generator.provenance.verdict import STATUSES, Status
 
 # --- the typed values ----------------------------------------------------------
 

@@ -16,26 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import CheckFailed, InputError, Problem
-from generator.files import write_file_atomic
-from generator.hashing import canonical_json, sha256_hex
-from generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict
-from generator.jsonshape import json_type, preview
-from generator.layout import Layout
-from generator.paths import inside_repository
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file
-from generator.provenance.predicates import (
+from mu.generator.errors import CheckFailed, InputError, Problem
+from mu.generator.files import write_file_atomic
+from mu.generator.hashing import canonical_json, sha256_hex
+from mu.generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict
+from mu.generator.jsonshape import json_type, preview
+from mu.generator.layout import Layout
+from mu.generator.paths import inside_repository
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file
+from mu.generator.provenance.predicates import (
     Change,
     Predicate,
     ReceiptPredicate,
     RejectionPredicate,
     typed_predicate,
 )
-from generator.provenance.statement import MALFORMED_HINT as MALFORMED_HINT
-from generator.provenance.statement import RECEIPT_TYPE as RECEIPT_TYPE
-from generator.provenance.statement import REJECTION_TYPE as REJECTION_TYPE
-from generator.provenance.statement import STATEMENT_TYPE as STATEMENT_TYPE
-from generator.provenance.statement import describe, statement_problems
+from mu.generator.provenance.statement import MALFORMED_HINT as MALFORMED_HINT
+from mu.generator.provenance.statement import RECEIPT_TYPE as RECEIPT_TYPE
+from mu.generator.provenance.statement import REJECTION_TYPE as REJECTION_TYPE
+from mu.generator.provenance.statement import STATEMENT_TYPE as STATEMENT_TYPE
+from mu.generator.provenance.statement import describe, statement_problems
 
 # `\Z`, not `$`: `$` also matches before a trailing newline in a file name.
 RECEIPT_NAME = re.compile(r"^([0-9]{4})-([0-9a-f]{12})\.json\Z")

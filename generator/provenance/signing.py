@@ -15,10 +15,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import CheckFailed
-from generator.layout import Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-from generator.provenance.keys import (
+from mu.generator.errors import CheckFailed
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+from mu.generator.provenance.keys import (
     PASSPHRASE_ENV,
     dev_key_path,
     ensure_dev_key,
@@ -26,8 +26,8 @@ from generator.provenance.keys import (
     load_private_key,
     refuse_loose_private_key,
 )
-from generator.provenance.trusthistory import TrustHistory
-from generator.provenance.trustroot import Role, RootVersion
+from mu.generator.provenance.trusthistory import TrustHistory
+from mu.generator.provenance.trustroot import Role, RootVersion
 
 
 @dataclass(frozen=True)

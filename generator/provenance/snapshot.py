@@ -9,13 +9,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import CheckFailed, InputError
-from generator.files import write_file_atomic
-from generator.foreign import read_bounded
-from generator.hashing import canonical_json, sha256_hex
-from generator.jsonread import DuplicateKey, loads_strict
-from generator.layout import SNAPSHOTS, Layout, sorted_files
-from generator.paths import inside_repository, safe_relative
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.files import write_file_atomic
+from mu.generator.foreign import read_bounded
+from mu.generator.hashing import canonical_json, sha256_hex
+from mu.generator.jsonread import DuplicateKey, loads_strict
+from mu.generator.layout import SNAPSHOTS, Layout, sorted_files
+from mu.generator.paths import inside_repository, safe_relative
 
 FORMAT = "urn:mu:v1#Snapshot"
 ROOTS = ("ontology", "golden")

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from generator.errors import Problem
-from generator.jsonshape import (
+from mu.generator.errors import Problem
+from mu.generator.jsonshape import (
     LONG,
     MAX_PROBLEMS,
     PATH,
@@ -37,9 +37,9 @@ from generator.jsonshape import (
     preview,
     record,
 )
-from generator.layout import SNAPSHOTS
-from generator.provenance.claims import MADE_UNDER_FIELDS, MADE_UNDER_NAMES
-from generator.provenance.verdict import STATUSES
+from mu.generator.layout import SNAPSHOTS
+from mu.generator.provenance.claims import MADE_UNDER_FIELDS, MADE_UNDER_NAMES
+from mu.generator.provenance.verdict import STATUSES
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 RECEIPT_TYPE = "urn:mu:v1#Receipt"

@@ -16,22 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from generator.errors import CheckFailed, InputError
-from generator.files import write_file_atomic
-from generator.layout import Layout
-from generator.paths import inside_repository
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
-from generator.provenance.keys import keyid_of, load_public_key, public_pem
-from generator.provenance.legacytrust import default_name
-from generator.provenance.receipt import RECEIPT_NAME, chain_paths, store
-from generator.provenance.signing import Signer, resolve_signer
-from generator.provenance.trusthistory import (
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.files import write_file_atomic
+from mu.generator.layout import Layout
+from mu.generator.paths import inside_repository
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
+from mu.generator.provenance.keys import keyid_of, load_public_key, public_pem
+from mu.generator.provenance.legacytrust import default_name
+from mu.generator.provenance.receipt import RECEIPT_NAME, chain_paths, store
+from mu.generator.provenance.signing import Signer, resolve_signer
+from mu.generator.provenance.trusthistory import (
     TrustHistory,
     load_history,
     parse_version,
     version_paths,
 )
-from generator.provenance.trustroot import (
+from mu.generator.provenance.trustroot import (
     ROLES,
     Identity,
     Quorum,

@@ -18,18 +18,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import CheckFailed, InputError, Problem
-from generator.foreign import read_bounded
-from generator.jsonread import loads_strict
-from generator.layout import Layout
-from generator.provenance.dsse import (
+from mu.generator.errors import CheckFailed, InputError, Problem
+from mu.generator.foreign import read_bounded
+from mu.generator.jsonread import loads_strict
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import (
     MAX_ENVELOPE_BYTES,
     PAYLOAD_TYPE,
     Envelope,
     read_envelope_file,
 )
-from generator.provenance.statement import STATEMENT_TYPE
-from generator.provenance.trustroot import (
+from mu.generator.provenance.statement import STATEMENT_TYPE
+from mu.generator.provenance.trustroot import (
     HINT,
     TRUST_ROOT_TYPE,
     RootMetadata,

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.errors import InputError
-from generator.layout import Layout
-from generator.provenance.dsse import read_envelope_file
-from generator.provenance.keys import public_pem
-from generator.provenance.legacytrust import default_name, load_trust
-from generator.provenance.receipt import chain_paths, payload_digest
-from generator.provenance.signing import Signer, resolve_signer
-from generator.provenance.trustedit import (
+from mu.generator.errors import InputError
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import read_envelope_file
+from mu.generator.provenance.keys import public_pem
+from mu.generator.provenance.legacytrust import default_name, load_trust
+from mu.generator.provenance.receipt import chain_paths, payload_digest
+from mu.generator.provenance.signing import Signer, resolve_signer
+from mu.generator.provenance.trustedit import (
     Action,
     TrustChange,
     chain_head,
@@ -29,8 +29,8 @@ from generator.provenance.trustedit import (
     settle,
     unsigned,
 )
-from generator.provenance.trusthistory import version_paths
-from generator.provenance.trustroot import (
+from mu.generator.provenance.trusthistory import version_paths
+from mu.generator.provenance.trustroot import (
     REPOSITORY_ID,
     ROLES,
     Identity,

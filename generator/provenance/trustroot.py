@@ -27,9 +27,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from generator.errors import CheckFailed, Problem
-from generator.hashing import canonical_json, digest_json, sha256_hex
-from generator.jsonshape import (
+from mu.generator.errors import CheckFailed, Problem
+from mu.generator.hashing import canonical_json, digest_json, sha256_hex
+from mu.generator.jsonshape import (
     MAX_SAFE_INTEGER,
     Hex64,
     Integer,
@@ -40,9 +40,9 @@ from generator.jsonshape import (
     add_problem,
     record,
 )
-from generator.provenance.dsse import Envelope, verify_signatures
-from generator.provenance.keys import keyid_of, public_pem
-from generator.provenance.statement import STATEMENT_TYPE, describe
+from mu.generator.provenance.dsse import Envelope, verify_signatures
+from mu.generator.provenance.keys import keyid_of, public_pem
+from mu.generator.provenance.statement import STATEMENT_TYPE, describe
 
 Role = Literal["root", "release", "compliance", "auditor", "runtime"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)

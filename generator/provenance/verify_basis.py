@@ -19,15 +19,15 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from generator.provenance.claims import MadeUnder
-from generator.provenance.dsse import Envelope, verify_signatures
-from generator.provenance.keys import keyid_of
-from generator.provenance.kinds import KIND_NAMES
-from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
-from generator.provenance.statement import describe
-from generator.provenance.trusthistory import TrustHistory
-from generator.provenance.trustroot import Role, RootVersion, quorum
-from generator.provenance.verdict import Check
+from mu.generator.provenance.claims import MadeUnder
+from mu.generator.provenance.dsse import Envelope, verify_signatures
+from mu.generator.provenance.keys import keyid_of
+from mu.generator.provenance.kinds import KIND_NAMES
+from mu.generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
+from mu.generator.provenance.statement import describe
+from mu.generator.provenance.trusthistory import TrustHistory
+from mu.generator.provenance.trustroot import Role, RootVersion, quorum
+from mu.generator.provenance.verdict import Check
 
 # The detail of a check that a malformed statement leaves unread.
 MALFORMED = "not checked: the statement is malformed"

@@ -18,22 +18,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from generator.errors import CheckFailed, InputError
-from generator.foreign import read_bounded
-from generator.layout import Layout
-from generator.provenance.dsse import Envelope
-from generator.provenance.kinds import AuditPredicate, OverridePredicate
-from generator.provenance.overrides import recheck
-from generator.provenance.receipt import (
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.foreign import read_bounded
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import Envelope
+from mu.generator.provenance.kinds import AuditPredicate, OverridePredicate
+from mu.generator.provenance.overrides import recheck
+from mu.generator.provenance.receipt import (
     RECEIPT_NAME,
     StoredReceipt,
     load_receipt,
     payload_digest,
     receipt_name,
 )
-from generator.provenance.statement import REJECTION_TYPE
-from generator.provenance.verdict import Check
-from generator.provenance.verify_basis import MALFORMED, Basis
+from mu.generator.provenance.statement import REJECTION_TYPE
+from mu.generator.provenance.verdict import Check
+from mu.generator.provenance.verify_basis import MALFORMED, Basis
 
 MAX_REJECTION_BYTES = 64 * 1024 * 1024
 

@@ -41,15 +41,15 @@ from typing import Final, Literal, get_args
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from generator.layout import Layout
-from generator.provenance.keys import load_public_key
-from generator.provenance.kinds import KIND_NAMES, KIND_ROLE
-from generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt, load_chain, load_receipt
-from generator.provenance.statement import AUDIT_TYPE, OVERRIDE_TYPE
-from generator.provenance.trusthistory import TrustHistory, load_history
-from generator.provenance.trustroot import TRUST_ROOT_TYPE, Role, RootVersion
-from generator.provenance.verdict import Check
-from generator.provenance.verify_basis import (
+from mu.generator.layout import Layout
+from mu.generator.provenance.keys import load_public_key
+from mu.generator.provenance.kinds import KIND_NAMES, KIND_ROLE
+from mu.generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt, load_chain, load_receipt
+from mu.generator.provenance.statement import AUDIT_TYPE, OVERRIDE_TYPE
+from mu.generator.provenance.trusthistory import TrustHistory, load_history
+from mu.generator.provenance.trustroot import TRUST_ROOT_TYPE, Role, RootVersion
+from mu.generator.provenance.verdict import Check
+from mu.generator.provenance.verify_basis import (
     find_basis,
     repository_check,
     signature_check,
@@ -57,14 +57,14 @@ from generator.provenance.verify_basis import (
     trust_check,
     untrusted,
 )
-from generator.provenance.verify_links import (
+from mu.generator.provenance.verify_links import (
     approvals_check,
     audit_check,
     link_check,
     rejected_digests,
     rejection_check,
 )
-from generator.provenance.verify_trustroot import trust_root_checks
+from mu.generator.provenance.verify_trustroot import trust_root_checks
 
 # The checks of one statement, in the order they are reported.
 StatementCheck = Literal[

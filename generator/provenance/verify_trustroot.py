@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from generator.errors import CheckFailed
-from generator.provenance.dsse import verify_signatures
-from generator.provenance.receipt import StoredReceipt
-from generator.provenance.trusthistory import TrustHistory, parse_version
-from generator.provenance.trustroot import RootVersion, quorum
-from generator.provenance.verdict import Check
-from generator.provenance.verify_basis import MALFORMED, public_key_failure
+from mu.generator.errors import CheckFailed
+from mu.generator.provenance.dsse import verify_signatures
+from mu.generator.provenance.receipt import StoredReceipt
+from mu.generator.provenance.trusthistory import TrustHistory, parse_version
+from mu.generator.provenance.trustroot import RootVersion, quorum
+from mu.generator.provenance.verdict import Check
+from mu.generator.provenance.verify_basis import MALFORMED, public_key_failure
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.outbox import DeadLetter, Held, OutboxStatus, Recovered, iso_time
-from generator.outbox.status import STATES
-from generator.reports.common import to_json
+from mu.generator.outbox import DeadLetter, Held, OutboxStatus, Recovered, iso_time
+from mu.generator.outbox.status import STATES
+from mu.generator.reports.common import to_json
 
 
 def _time(seconds: float | None) -> str | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from generator.audit.log import Log, LogEntry
-from generator.audit.replay import ReplayResult
-from generator.audit.verify import VerifyReport
-from generator.provenance.verify_receipt import StatementVerdict
-from generator.reports.common import to_json
+from mu.generator.audit.log import Log, LogEntry
+from mu.generator.audit.replay import ReplayResult
+from mu.generator.audit.verify import VerifyReport
+from mu.generator.provenance.verify_receipt import StatementVerdict
+from mu.generator.reports.common import to_json
 
 
 def verdict_dict(verdict: StatementVerdict) -> dict[str, Any]:

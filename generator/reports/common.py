@@ -10,17 +10,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from generator import NAME, __version__
-from generator.build.build import BuildResult
-from generator.compile.pipeline import Checked, GenerateResult
-from generator.compile.validate import ValidationReport, Violation
-from generator.errors import MuError, Problem
-from generator.provenance.approvals import Approval
-from generator.provenance.keys import KeyPair
-from generator.provenance.predicates import ApprovalRef
-from generator.provenance.trustroot import RootVersion
-from generator.review.rollback import RollbackResult
-from generator.run.golden import GoldenReport
+from mu.generator import NAME, __version__
+from mu.generator.build.build import BuildResult
+from mu.generator.compile.pipeline import Checked, GenerateResult
+from mu.generator.compile.validate import ValidationReport, Violation
+from mu.generator.errors import MuError, Problem
+from mu.generator.provenance.approvals import Approval
+from mu.generator.provenance.keys import KeyPair
+from mu.generator.provenance.predicates import ApprovalRef
+from mu.generator.provenance.trustroot import RootVersion
+from mu.generator.review.rollback import RollbackResult
+from mu.generator.run.golden import GoldenReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"Violation": "error", "Warning": "warning", "Info": "note"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.decisionlog import LogVerdict
-from generator.errors import Problem
-from generator.reports.common import to_json
+from mu.generator.decisionlog import LogVerdict
+from mu.generator.errors import Problem
+from mu.generator.reports.common import to_json
 
 
 def _problem_dict(p: Problem) -> dict[str, Any]:

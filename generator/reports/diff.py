@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from generator.reports.common import to_json
-from generator.review.diff import (
+from mu.generator.reports.common import to_json
+from mu.generator.review.diff import (
     DiffReport,
     Flip,
     OutcomeSummary,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.operate.deploy import DeployResult
-from generator.operate.diagnose import Diagnosis
-from generator.operate.upgrade import UpgradeReport
-from generator.run.reference import ReferenceDecision
+from mu.generator.operate.deploy import DeployResult
+from mu.generator.operate.diagnose import Diagnosis
+from mu.generator.operate.upgrade import UpgradeReport
+from mu.generator.run.reference import ReferenceDecision
 
 
 def decision_summary(d: ReferenceDecision) -> str:

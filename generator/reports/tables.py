@@ -15,28 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
-from generator.audit.log import Log
-from generator.audit.replay import ReplayResult
-from generator.audit.verify import VerifyReport
-from generator.build.build import BuildResult
-from generator.compile.pipeline import Checked, GenerateResult
-from generator.decisionlog import LogVerdict
-from generator.errors import MuError
-from generator.operate.deploy import DeployResult
-from generator.operate.diagnose import Diagnosis
-from generator.operate.upgrade import UpgradeReport
-from generator.outbox import OutboxStatus
-from generator.provenance.approvals import Approval
-from generator.provenance.keys import KeyPair
-from generator.provenance.trustedit import TrustChange, TrustListing
-from generator.provenance.trustroot import RootVersion
-from generator.provenance.verify_receipt import StatementVerdict
-from generator.reports import actions, audit, common, decisions, diff, operate, trust
-from generator.review.diff import DiffReport
-from generator.review.rollback import RollbackResult
-from generator.run.decide import DecideResult
-from generator.run.golden import GoldenReport
-from generator.service.server import ServeSummary
+from mu.generator.audit.log import Log
+from mu.generator.audit.replay import ReplayResult
+from mu.generator.audit.verify import VerifyReport
+from mu.generator.build.build import BuildResult
+from mu.generator.compile.pipeline import Checked, GenerateResult
+from mu.generator.decisionlog import LogVerdict
+from mu.generator.errors import MuError
+from mu.generator.operate.deploy import DeployResult
+from mu.generator.operate.diagnose import Diagnosis
+from mu.generator.operate.upgrade import UpgradeReport
+from mu.generator.outbox import OutboxStatus
+from mu.generator.provenance.approvals import Approval
+from mu.generator.provenance.keys import KeyPair
+from mu.generator.provenance.trustedit import TrustChange, TrustListing
+from mu.generator.provenance.trustroot import RootVersion
+from mu.generator.provenance.verify_receipt import StatementVerdict
+from mu.generator.reports import actions, audit, common, decisions, diff, operate, trust
+from mu.generator.review.diff import DiffReport
+from mu.generator.review.rollback import RollbackResult
+from mu.generator.run.decide import DecideResult
+from mu.generator.run.golden import GoldenReport
+from mu.generator.service.server import ServeSummary
 
 T = TypeVar("T")
 Table: TypeAlias = Mapping[str, Callable[[T], str]]

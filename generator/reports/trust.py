@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.provenance.trustedit import TrustChange, TrustListing
-from generator.provenance.trustroot import ROLES, Quorum, RootMetadata, RootVersion
+from mu.generator.provenance.trustedit import TrustChange, TrustListing
+from mu.generator.provenance.trustroot import ROLES, Quorum, RootMetadata, RootVersion
 
 
 def _quorum_dict(q: Quorum | None) -> dict[str, Any] | None:

@@ -22,13 +22,13 @@ from deepdiff import DeepDiff
 from rdflib.compare import to_canonical_graph
 from rdflib.namespace import NamespaceManager
 
-from generator.compile.model import Ontology
-from generator.errors import InputError
-from generator.files import compare_trees, write_tree_atomic
-from generator.layout import Layout
-from generator.review.sides import CompiledSide, Side, SideKind, compile_side, resolve_side
-from generator.run.enforcers import load_enforcers
-from generator.run.golden import CaseResult, GoldenCase, run_case
+from mu.generator.compile.model import Ontology
+from mu.generator.errors import InputError
+from mu.generator.files import compare_trees, write_tree_atomic
+from mu.generator.layout import Layout
+from mu.generator.review.sides import CompiledSide, Side, SideKind, compile_side, resolve_side
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.run.golden import CaseResult, GoldenCase, run_case
 
 # A property value as reported: plain, JSON-able, comparable.
 Value = str | int | bool | None | tuple[str, ...]

@@ -12,15 +12,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.compile.pipeline import compile_ontology
-from generator.errors import CheckFailed, Problem
-from generator.files import TreeDiff, compare_trees, read_tree, write_tree_atomic
-from generator.hashing import sha256_hex
-from generator.layout import Layout
-from generator.paths import output_directory
-from generator.provenance.pinned import verified_snapshot
-from generator.provenance.receipt import StoredReceipt
-from generator.provenance.snapshot import extract
+from mu.generator.compile.pipeline import compile_ontology
+from mu.generator.errors import CheckFailed, Problem
+from mu.generator.files import TreeDiff, compare_trees, read_tree, write_tree_atomic
+from mu.generator.hashing import sha256_hex
+from mu.generator.layout import Layout
+from mu.generator.paths import output_directory
+from mu.generator.provenance.pinned import verified_snapshot
+from mu.generator.provenance.receipt import StoredReceipt
+from mu.generator.provenance.snapshot import extract
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
-from generator.compile.validate import ViolationKey
-from generator.errors import CheckFailed, InputError, Problem
-from generator.layout import Layout, controls_dir, sorted_files
-from generator.provenance.pinned import receipt_waiver, refuse_unverified, snapshot_ref
-from generator.provenance.receipt import RECEIPT_TYPE, read_receipt
-from generator.provenance.snapshot import ROOTS, extract, read_snapshot, safe_path
-from generator.provenance.verify_receipt import Verifier
-from generator.run.golden import GoldenCase, load_suite
+from mu.generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology
+from mu.generator.compile.validate import ViolationKey
+from mu.generator.errors import CheckFailed, InputError, Problem
+from mu.generator.layout import Layout, controls_dir, sorted_files
+from mu.generator.provenance.pinned import receipt_waiver, refuse_unverified, snapshot_ref
+from mu.generator.provenance.receipt import RECEIPT_TYPE, read_receipt
+from mu.generator.provenance.snapshot import ROOTS, extract, read_snapshot, safe_path
+from mu.generator.provenance.verify_receipt import Verifier
+from mu.generator.run.golden import GoldenCase, load_suite
 
 SideKind = Literal["git", "directory", "receipt"]
 # Only these trees of a commit or a directory are part of a side.

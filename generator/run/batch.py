@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from generator.run import batchpool
-from generator.run.batchpool import CHUNK_LINES
-from generator.run.batchread import (
+from mu.generator.run import batchpool
+from mu.generator.run.batchpool import CHUNK_LINES
+from mu.generator.run.batchread import (
     ERROR,
     INVALID,
     OUTCOMES,
@@ -35,8 +35,8 @@ from generator.run.batchread import (
     opened,
     read_lines,
 )
-from generator.run.decide import MAX_TRANSACTION_BYTES, shown
-from generator.run.enforcers import load_enforcers
+from mu.generator.run.decide import MAX_TRANSACTION_BYTES, shown
+from mu.generator.run.enforcers import load_enforcers
 
 __all__ = [
     "ERROR",

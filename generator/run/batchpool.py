@@ -22,9 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
-from generator.errors import CheckFailed, InputError, MuError
-from generator.run.batchread import BatchLine, RawLine, decide_line
-from generator.run.enforcers import load_enforcers
+from mu.generator.errors import CheckFailed, InputError, MuError
+from mu.generator.run.batchread import BatchLine, RawLine, decide_line
+from mu.generator.run.enforcers import load_enforcers
 
 T = TypeVar("T")
 # A chunk is what one worker decides per round trip: large enough that the

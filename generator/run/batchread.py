@@ -18,8 +18,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO
 
-from generator.errors import InputError, Problem
-from generator.run.decide import (
+from mu.generator.errors import InputError, Problem
+from mu.generator.run.decide import (
     MAX_TRANSACTION_BYTES,
     STDIN,
     parse_transaction,

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from generator.errors import CheckFailed, InputError, Location, Problem
-from generator.jsonshape import encodable, json_type
-from generator.run.enforcers import load_enforcers
+from mu.generator.errors import CheckFailed, InputError, Location, Problem
+from mu.generator.jsonshape import encodable, json_type
+from mu.generator.run.enforcers import load_enforcers
 
 STDIN = "-"  # `mu decide -` reads the transaction from standard input (SPEC §7)
 MAX_TRANSACTION_BYTES = 16 * 1024 * 1024

@@ -13,9 +13,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.errors import InputError
-from generator.files import read_tree
-from generator.hashing import tree_digest
+from mu.generator.errors import InputError
+from mu.generator.files import read_tree
+from mu.generator.hashing import tree_digest
 
 
 def load_enforcers(directory: Path) -> ModuleType:

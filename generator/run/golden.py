@@ -16,10 +16,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.compile.model import OUTCOMES
-from generator.errors import InputError, Location, Problem
-from generator.hashing import tree_digest
-from generator.layout import sorted_files
+from mu.generator.compile.model import OUTCOMES
+from mu.generator.errors import InputError, Location, Problem
+from mu.generator.hashing import tree_digest
+from mu.generator.layout import sorted_files
 
 MAX_GOLDEN_BYTES = 16 * 1024 * 1024
 # The bound of `mu decide` (generator/decide.py): a case's transaction is one too.

@@ -30,9 +30,9 @@ from decimal import Decimal, InvalidOperation
 from types import ModuleType
 from typing import Any
 
-from generator.compile.conditions import ast as cond
-from generator.compile.conditions.parser import parse_condition
-from generator.compile.model import (
+from mu.generator.compile.conditions import ast as cond
+from mu.generator.compile.conditions.parser import parse_condition
+from mu.generator.compile.model import (
     CORE_FIELDS,
     DECISION_KINDS,
     Control,

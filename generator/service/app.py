@@ -22,9 +22,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from generator.decisionlog import Entry, LogWriter
-from generator.service.metrics import CONTENT_TYPE_LATEST, Metrics
-from generator.service.release import Releases
+from mu.generator.decisionlog import Entry, LogWriter
+from mu.generator.service.metrics import CONTENT_TYPE_LATEST, Metrics
+from mu.generator.service.release import Releases
 
 _JSON = "application/json"
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator.errors import InputError, Location
-from generator.foreign import read_bounded
-from generator.outbox import DeliveryConfig, delivery_config
+from mu.generator.errors import InputError, Location
+from mu.generator.foreign import read_bounded
+from mu.generator.outbox import DeliveryConfig, delivery_config
 
 MAX_CONFIG_BYTES = 1024 * 1024
 _SERVER_KEYS = {

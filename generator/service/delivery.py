@@ -12,7 +12,7 @@ The parent keeps the child's standard input open: a byte on it is a wake-up
 child after its workers finish their attempts. The parent restarts a child
 that died; `/v1/health` is 503 while none runs.
 
-`python -m generator.service.delivery LOG_DIR [CONFIG]` is the child.
+`python -m mu.generator.service.delivery LOG_DIR [CONFIG]` is the child.
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ import threading
 import time
 from pathlib import Path
 
-from generator.child import GENERATOR_HOME, child_env, module_command
-from generator.decisionlog import LogFollower
-from generator.errors import MuError
-from generator.outbox import (
+from mu.generator.child import CHILD_CWD, child_env, module_command
+from mu.generator.decisionlog import LogFollower
+from mu.generator.errors import MuError
+from mu.generator.outbox import (
     HEARTBEAT_STALE_SECONDS,
     OUTBOX_FILE,
     Outbox,
     Supervisor,
     deliveries_for,
 )
-from generator.service.config import load_config
+from mu.generator.service.config import load_config
 
 POLL_SECONDS = 0.05  # the longest a delivery waits to be noticed without a wake-up
 GATHER_SECONDS = 0.05  # after records were taken: the next batch gathers meanwhile
@@ -49,7 +49,7 @@ class DeliveryProcess:
 
     def __init__(self, log_dir: Path, config_path: Path | None) -> None:
         self._argv = module_command(
-            "generator.service.delivery", log_dir, *([config_path] if config_path else [])
+            "mu.generator.service.delivery", log_dir, *([config_path] if config_path else [])
         )
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -65,7 +65,7 @@ class DeliveryProcess:
             self._proc = subprocess.Popen(
                 self._argv,
                 stdin=subprocess.PIPE,
-                cwd=GENERATOR_HOME,
+                cwd=CHILD_CWD,
                 env=child_env(),
                 start_new_session=True,  # Ctrl-C reaches the parent, which stops the child
             )

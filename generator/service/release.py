@@ -18,10 +18,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.errors import CheckFailed, MuError
-from generator.layout import Layout
-from generator.operate.running import verify_running
-from generator.run.enforcers import load_enforcers
+from mu.generator.errors import CheckFailed, MuError
+from mu.generator.layout import Layout
+from mu.generator.operate.running import verify_running
+from mu.generator.run.enforcers import load_enforcers
 
 
 @dataclass(frozen=True)

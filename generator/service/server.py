@@ -28,24 +28,24 @@ from pathlib import Path
 
 import uvicorn
 
-from generator.decisionlog import (
+from mu.generator.decisionlog import (
     LogVerdict,
     LogWriter,
     checkpoint_signer,
     read_records,
     verify_log,
 )
-from generator.errors import CheckFailed, InputError
-from generator.layout import Layout
-from generator.outbox import Outbox, OutboxStatus, check_sinks
-from generator.paths import state_directory
-from generator.provenance.trusthistory import load_history
-from generator.run.enforcers import release_actions
-from generator.service.app import Service, make_app
-from generator.service.config import ServiceConfig
-from generator.service.delivery import DeliveryProcess
-from generator.service.metrics import Metrics
-from generator.service.release import Releases
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.layout import Layout
+from mu.generator.outbox import Outbox, OutboxStatus, check_sinks
+from mu.generator.paths import state_directory
+from mu.generator.provenance.trusthistory import load_history
+from mu.generator.run.enforcers import release_actions
+from mu.generator.service.app import Service, make_app
+from mu.generator.service.config import ServiceConfig
+from mu.generator.service.delivery import DeliveryProcess
+from mu.generator.service.metrics import Metrics
+from mu.generator.service.release import Releases
 
 OUTBOX_FILE = "outbox.sqlite3"
 _REFILL_BATCH = 1000

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, settings
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
-    from generator.compile.model import Ontology
-    from generator.compile.pipeline import Compiled
+    from mu.generator.compile.model import Ontology
+    from mu.generator.compile.pipeline import Compiled
 
 Built = tuple["Ontology", ModuleType]
 
@@ -54,8 +54,8 @@ def load_synthetic() -> ModuleType:
 
 
 def _package(compiled: Compiled, directory: Path) -> ModuleType:
-    from generator.files import write_tree_atomic
-    from generator.run.enforcers import load_enforcers
+    from mu.generator.files import write_tree_atomic
+    from mu.generator.run.enforcers import load_enforcers
 
     write_tree_atomic(directory, compiled.files)
     return load_enforcers(directory)
@@ -66,7 +66,7 @@ def models(
     tmp_path_factory: pytest.TempPathFactory, example_compiled: Compiled
 ) -> Callable[[str], Built]:
     """models("example") or models("synthetic-1000"): the model and its enforcers."""
-    from generator.compile.pipeline import compile_ontology
+    from mu.generator.compile.pipeline import compile_ontology
 
     cache: dict[str, Built] = {}
 
@@ -115,7 +115,7 @@ def fast_reference() -> Iterator[None]:
     once per text by the reference itself; older references did not, so the
     parser is memoized here too when the reference has no cache of its own.)
     """
-    from generator.run import reference
+    from mu.generator.run import reference
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reference, "action_order", _by_identity(reference.action_order))

@@ -17,9 +17,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from generator.compile.conditions import ast as cond
-from generator.compile.conditions.parser import parse_condition
-from generator.compile.model import CORE_FIELDS, FieldDef, Ontology
+from mu.generator.compile.conditions import ast as cond
+from mu.generator.compile.conditions.parser import parse_condition
+from mu.generator.compile.model import CORE_FIELDS, FieldDef, Ontology
 
 MISSING = object()  # a key left out of the transaction
 PARTIES = ("initiator", "approver", "executor")

@@ -23,8 +23,8 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 
-from generator.compile.model import Ontology
-from generator.run.reference import (
+from mu.generator.compile.model import Ontology
+from mu.generator.run.reference import (
     ReferenceDecision,
     reference_decide,
     summarize_enforcer_decision,

@@ -1,5 +1,5 @@
 """Only mu's own code runs: the children of the determinism gate and the health check
-import this installation's `generator`, never one from the current directory, the
+import this installation's `mu.generator`, never one from the current directory, the
 policy repository or `PYTHONPATH`."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.build.gates import determinism_check
-from generator.child import GENERATOR_HOME, child_env, module_command
-from generator.compile.pipeline import compile_ontology
+from mu.generator.build.gates import determinism_check
+from mu.generator.child import GENERATOR_HOME, child_env, module_command
+from mu.generator.compile.pipeline import compile_ontology
 from tests.conftest import REPO, copy_repo
 
 SENTINEL_CODE = """
@@ -23,16 +23,16 @@ raise SystemExit("a foreign generator package ran")
 
 
 def plant_generator(directory: Path, sentinel: Path) -> None:
-    """A `generator` package that records being imported."""
-    package = directory / "generator"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text(SENTINEL_CODE.format(path=str(sentinel)))
-    (package / "regen.py").write_text(SENTINEL_CODE.format(path=str(sentinel)))
+    """`generator` and `mu.generator` packages that record being imported."""
+    for package in (directory / "generator", directory / "mu" / "generator"):
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(SENTINEL_CODE.format(path=str(sentinel)))
+        (package / "regen.py").write_text(SENTINEL_CODE.format(path=str(sentinel)))
 
 
 def test_the_child_command_is_isolated() -> None:
-    argv = module_command("generator.compile.regen", Path("rel/ontology"))
-    assert argv[1:3] == ["-P", "-s"] and argv[5] == str(GENERATOR_HOME)
+    argv = module_command("mu.generator.compile.regen", Path("rel/ontology"))
+    assert argv[1:3] == ["-P", "-s"] and argv[5] == GENERATOR_HOME
     assert argv[-1] == os.path.abspath("rel/ontology")
 
 

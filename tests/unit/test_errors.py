@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from generator.compile.load import SourceFile, parse_turtle
-from generator.compile.pipeline import ValidationFailed
-from generator.compile.validate import ValidationReport, Violation
-from generator.errors import CheckFailed, ExitCode, InputError, Location, MuError, Problem
-from generator.reports import tables
-from generator.reports.common import error_json, error_text, validation_text
+from mu.generator.compile.load import SourceFile, parse_turtle
+from mu.generator.compile.pipeline import ValidationFailed
+from mu.generator.compile.validate import ValidationReport, Violation
+from mu.generator.errors import CheckFailed, ExitCode, InputError, Location, MuError, Problem
+from mu.generator.reports import tables
+from mu.generator.reports.common import error_json, error_text, validation_text
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = (*sorted((REPO / "generator").rglob("*.py")), REPO / "cli.py")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import files as writer
-from generator.errors import InputError
-from generator.files import (
+from mu.generator import files as writer
+from mu.generator.errors import InputError
+from mu.generator.files import (
     compare_trees,
     read_tree,
     recover,
@@ -87,7 +87,7 @@ def test_killed_process_leaves_previous_tree(tmp_path: Path) -> None:
         f"""
         import os, signal
         from pathlib import Path
-        from generator import files as writer
+        from mu.generator import files as writer
         def die(rel):
             if rel == "controls/a.py":
                 os.kill(os.getpid(), signal.SIGKILL)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.gitexec import git
-from generator.provenance.keys import generate_keypair, load_private_key
+from mu.generator.errors import InputError
+from mu.generator.gitexec import git
+from mu.generator.provenance.keys import generate_keypair, load_private_key
 
 
 @pytest.fixture

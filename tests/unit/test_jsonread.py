@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import CheckFailed, ExitCode, InputError, Location
-from generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict, read_json_object
-from generator.layout import Layout
-from generator.operate.healthcheck import _manifest_problems
-from generator.operate.releases import read_record, record_path
-from generator.operate.upgrade import _old_generator
-from generator.paths import deploy_target, is_generated, output_directory
-from generator.provenance.dsse import Envelope
-from generator.provenance.receipt import parse_statement
-from generator.provenance.snapshot import FORMAT, SnapshotRef, expected_path, read_snapshot
+from mu.generator.errors import CheckFailed, ExitCode, InputError, Location
+from mu.generator.jsonread import DuplicateKey, NonJsonConstant, loads_strict, read_json_object
+from mu.generator.layout import Layout
+from mu.generator.operate.healthcheck import _manifest_problems
+from mu.generator.operate.releases import read_record, record_path
+from mu.generator.operate.upgrade import _old_generator
+from mu.generator.paths import deploy_target, is_generated, output_directory
+from mu.generator.provenance.dsse import Envelope
+from mu.generator.provenance.receipt import parse_statement
+from mu.generator.provenance.snapshot import FORMAT, SnapshotRef, expected_path, read_snapshot
 
 HINT = "fix the file"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile.load import read_sources
-from generator.errors import InputError
-from generator.layout import Layout, sorted_files
-from generator.provenance.snapshot import collect
-from generator.run.golden import load_suite
+from mu.generator.compile.load import read_sources
+from mu.generator.errors import InputError
+from mu.generator.layout import Layout, sorted_files
+from mu.generator.provenance.snapshot import collect
+from mu.generator.run.golden import load_suite
 from tests.conftest import REPO, Run, copy_repo
 
 Mu = Callable[..., Run]

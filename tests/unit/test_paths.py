@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.layout import Layout
-from generator.paths import output_directory, output_file, safe_relative
+from mu.generator.errors import InputError
+from mu.generator.layout import Layout
+from mu.generator.paths import output_directory, output_file, safe_relative
 from tests.chain import Built, Mu
 from tests.conftest import Run, copy_repo
 from tests.resign import Statement, plant_snapshot, resign, snapshot_files

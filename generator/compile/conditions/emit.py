@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import assert_never
 
-from generator.compile.runtime.values import party_id
+from mu.generator.compile.runtime.values import party_id
 
 from . import ast
 from .env import TypeEnv

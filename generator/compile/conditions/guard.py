@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from generator.compile.runtime.values import party_id
+from mu.generator.compile.runtime.values import party_id
 
 from . import ast
 from .env import TypeEnv

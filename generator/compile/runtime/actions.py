@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from generator.compile.runtime.decision import Action, Decision
+from mu.generator.compile.runtime.decision import Action, Decision
 
 # --------------------------------------------------------------------------
 # Running actions

@@ -55,8 +55,8 @@ def test_deploy_switch_and_switch_back(mu: Mu, built: Built, tmp_path: Path) -> 
 
 
 def test_deploy_from_a_pinned_trust_root(mu: Mu, built: Built, tmp_path: Path) -> None:
-    from generator.layout import Layout
-    from generator.provenance.trusthistory import load_history
+    from mu.generator.layout import Layout
+    from mu.generator.provenance.trusthistory import load_history
 
     pin = load_history(Layout(built.root)).first.digest
     target = tmp_path / "prod" / "enforcers"

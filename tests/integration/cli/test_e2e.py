@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.files import read_tree
+from mu.generator.files import read_tree
 from tests.conftest import REPO, copy_repo, mu_process
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def test_committed_enforcers_are_what_the_ontology_compiles_to(tmp_path: Path) -
 
 def test_python_dash_m_entry_points(tmp_path: Path) -> None:
     root = copy_repo(tmp_path / "repo")
-    for module in ("cli", "generator"):
+    for module in ("mu.cli", "mu.generator"):
         proc = subprocess.run(
             [sys.executable, "-m", module, "validate"],
             cwd=root,

@@ -29,9 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.provenance.dsse import PAYLOAD_TYPE, sign
-from generator.provenance.keys import load_private_key
-from generator.provenance.receipt import receipt_name
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, sign
+from mu.generator.provenance.keys import load_private_key
+from mu.generator.provenance.receipt import receipt_name
 from tests.chain import Built, Signed
 from tests.conftest import Run
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from generator.layout import Layout
-from generator.provenance.trusthistory import load_history
+from mu.generator.layout import Layout
+from mu.generator.provenance.trusthistory import load_history
 from tests.chain import REPOSITORY_ID, Built, Mu, Signed, approve, build, ok, receipts
 from tests.resign import resign
 
@@ -117,7 +117,7 @@ def test_the_engineer_gets_no_trusted_receipt(mu: Mu, built: Built, tmp_path: Pa
 
 
 def _keyid(private: Path) -> str:
-    from generator.provenance.keys import keyid_of, load_public_key
+    from mu.generator.provenance.keys import keyid_of, load_public_key
 
     return keyid_of(load_public_key(Path(f"{private}.pub")))
 
@@ -206,7 +206,7 @@ def test_rotation_keeps_history_and_revokes_the_removed_key(
 
 
 def _digest(receipt: Path) -> str:
-    from generator.provenance.receipt import read_receipt
+    from mu.generator.provenance.receipt import read_receipt
 
     return read_receipt(receipt).digest
 
@@ -218,9 +218,9 @@ def test_a_version_signed_without_the_root_quorum_stops_everything(
     added, signed with those keys — and commits it as the newest version."""
     import dataclasses
 
-    from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-    from generator.provenance.keys import load_private_key, public_pem
-    from generator.provenance.trustroot import Identity, RoleKeys
+    from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+    from mu.generator.provenance.keys import load_private_key, public_pem
+    from mu.generator.provenance.trustroot import Identity, RoleKeys
 
     repo, eng = built.root, tmp_path / "eng"
     keys = [keygen(mu, eng, name) for name in ("eng-a", "eng-b")]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.provenance.keys import load_private_key
+from mu.generator.provenance.keys import load_private_key
 from tests.conftest import Run
 
 Mu = Callable[..., Run]

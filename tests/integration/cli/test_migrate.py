@@ -12,8 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
-from generator.layout import Layout
-from generator.provenance.trusthistory import load_history
+from mu.generator.layout import Layout
+from mu.generator.provenance.trusthistory import load_history
 from tests.chain import Mu, ok, relabel_cfo_rule
 from tests.conftest import REPO, copy_repo
 

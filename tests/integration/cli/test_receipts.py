@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from generator.provenance.keys import ensure_dev_key
+from mu.generator.provenance.keys import ensure_dev_key
 from tests.chain import Built, Signed, approve, change_threshold, ok, receipts
 from tests.chain import build as chain_build
 from tests.conftest import Run, copy_repo, mu_process

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.layout import Layout
-from generator.provenance.trusthistory import load_history
+from mu.generator.layout import Layout
+from mu.generator.provenance.trusthistory import load_history
 from tests.chain import REPOSITORY_ID, Mu, Signed, ok
 from tests.conftest import copy_repo
 

@@ -169,8 +169,8 @@ def test_a_log_cut_short_while_the_service_was_down_is_refused(
 def test_a_killed_delivery_process_is_replaced_and_delivery_goes_on(
     tmp_path: Path, built: Built, mu: Callable[..., Run]
 ) -> None:
-    from generator.errors import InputError
-    from generator.outbox import Outbox
+    from mu.generator.errors import InputError
+    from mu.generator.outbox import Outbox
     from tests.servicekit import get
 
     s = served(tmp_path, built, mu)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.provenance.receipt import read_receipt
+from mu.generator.provenance.receipt import read_receipt
 from tests.chain import Built
 from tests.conftest import Run
 from tests.servicekit import (

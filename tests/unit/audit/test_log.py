@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.audit.log import read_log
-from generator.reports import audit
+from mu.generator.audit.log import read_log
+from mu.generator.reports import audit
 from tests.unit.provenance.test_verify_statement import HOLDERS, WHEN, Repo, envelope, new_repo
 
 
@@ -97,9 +97,9 @@ def test_an_unreadable_statement_is_a_failed_entry(repo: Repo) -> None:
 
 
 def test_legacy_statements_come_first(tmp_path: Path) -> None:
-    from generator.hashing import sha256_hex
-    from generator.layout import Layout
-    from generator.provenance.receipt import receipt_name
+    from mu.generator.hashing import sha256_hex
+    from mu.generator.layout import Layout
+    from mu.generator.provenance.receipt import receipt_name
     from tests.unit.provenance.test_verify_statement import Key, legacy_payload
 
     repo = Repo(Layout(tmp_path / "repo"))

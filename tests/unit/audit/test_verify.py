@@ -112,8 +112,8 @@ def test_a_broken_chain_is_drift(mu: Mu, built: Built) -> None:
 def test_an_untrusted_link_is_a_trust_drift_and_the_pin_is_reported(
     mu: Mu, built: Built, tmp_path: Path
 ) -> None:
-    from generator.layout import Layout
-    from generator.provenance.trusthistory import load_history
+    from mu.generator.layout import Layout
+    from mu.generator.provenance.trusthistory import load_history
     from tests.resign import resign
 
     pin = load_history(Layout(built.root)).first.digest

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.build import build as build_module
-from generator.files import read_tree
-from generator.hashing import tree_digest
+from mu.generator.build import build as build_module
+from mu.generator.files import read_tree
+from mu.generator.hashing import tree_digest
 from tests.chain import Built, Mu, approve, change_threshold, receipts
 from tests.conftest import REPO
 
@@ -24,8 +24,8 @@ NEW = '"vendor payments over 1,000,000.00 USD need the chief financial officer"'
 # Runs `mu` in a fresh process with a fault injected at one point of the write.
 CHILD = """
 import os, signal, sys
-from generator.build import build
-from generator import files as writer
+from mu.generator.build import build
+from mu.generator import files as writer
 point, how = sys.argv[1], sys.argv[2]
 def fault(*_):
     os.kill(os.getpid(), signal.SIGKILL if how == "kill" else signal.SIGTERM)
@@ -37,7 +37,7 @@ def armed(*args, **kwargs):
     return run
 build.run_gates = armed
 sys.argv = ["mu", *sys.argv[3:]]
-from cli import main
+from mu.cli import main
 main()
 """
 

@@ -11,24 +11,24 @@ from typing import Any
 
 import pytest
 
-from generator.build.attest import gate_statuses, receipt_predicate, rejection_predicate
-from generator.build.build import build
-from generator.build.gates import GateRun
-from generator.build.policy import Policy, enforce, overridable, release_signer
-from generator.compile.pipeline import Compiled
-from generator.compile.validate import ValidationReport, Violation, ViolationKey
-from generator.errors import CheckFailed
-from generator.layout import Layout
-from generator.provenance.approvals import approve, made_under
-from generator.provenance.claims import MadeUnder, TrustRef
-from generator.provenance.identity import GeneratorId, this_generator
-from generator.provenance.keys import generate_keypair
-from generator.provenance.predicates import ApprovalRef, ApprovalsRecord, OverrideRecord
-from generator.provenance.signing import resolve_signer
-from generator.provenance.snapshot import SnapshotRef
-from generator.provenance.trusthistory import NoTrustRoot
-from generator.provenance.verdict import Check
-from generator.run.golden import GoldenReport
+from mu.generator.build.attest import gate_statuses, receipt_predicate, rejection_predicate
+from mu.generator.build.build import build
+from mu.generator.build.gates import GateRun
+from mu.generator.build.policy import Policy, enforce, overridable, release_signer
+from mu.generator.compile.pipeline import Compiled
+from mu.generator.compile.validate import ValidationReport, Violation, ViolationKey
+from mu.generator.errors import CheckFailed
+from mu.generator.layout import Layout
+from mu.generator.provenance.approvals import approve, made_under
+from mu.generator.provenance.claims import MadeUnder, TrustRef
+from mu.generator.provenance.identity import GeneratorId, this_generator
+from mu.generator.provenance.keys import generate_keypair
+from mu.generator.provenance.predicates import ApprovalRef, ApprovalsRecord, OverrideRecord
+from mu.generator.provenance.signing import resolve_signer
+from mu.generator.provenance.snapshot import SnapshotRef
+from mu.generator.provenance.trusthistory import NoTrustRoot
+from mu.generator.provenance.verdict import Check
+from mu.generator.run.golden import GoldenReport
 from tests.conftest import copy_repo
 from tests.unit.build.trusted import Trusted, trusted_repo
 
@@ -90,7 +90,7 @@ def test_a_key_without_the_release_role_is_refused_before_any_gate(trusted: Trus
 
 
 def test_the_development_key_never_signs_evidence_even_when_trusted(trusted: Trusted) -> None:
-    from generator.provenance.trustedit import propose_add, sign_proposal
+    from mu.generator.provenance.trustedit import propose_add, sign_proposal
 
     dev = resolve_signer(trusted.layout, None)  # made on first use, 0600
     propose_add(trusted.layout, Path(f"{dev.path}.pub"), "release", "dev")

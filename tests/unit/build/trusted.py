@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.layout import Layout
-from generator.provenance.keys import generate_keypair
-from generator.provenance.signing import Signer, resolve_signer
-from generator.provenance.trustedit import propose_add, propose_policy, sign_proposal
-from generator.provenance.trusthistory import TrustHistory, load_history
-from generator.provenance.trustinit import init_root
-from generator.provenance.trustroot import Role
+from mu.generator.layout import Layout
+from mu.generator.provenance.keys import generate_keypair
+from mu.generator.provenance.signing import Signer, resolve_signer
+from mu.generator.provenance.trustedit import propose_add, propose_policy, sign_proposal
+from mu.generator.provenance.trusthistory import TrustHistory, load_history
+from mu.generator.provenance.trustinit import init_root
+from mu.generator.provenance.trustroot import Role
 from tests.conftest import copy_repo
 
 REPOSITORY = "acme/payments-policy"

@@ -11,8 +11,8 @@ from types import FrameType
 
 import pytest
 
-from generator.compile.deadline import DeadlineExceeded, time_limit, validation_timeout
-from generator.errors import InputError
+from mu.generator.compile.deadline import DeadlineExceeded, time_limit, validation_timeout
+from mu.generator.errors import InputError
 from tests.chain import Mu
 from tests.conftest import mu_process
 

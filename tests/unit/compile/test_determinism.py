@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from generator.files import read_tree
+from mu.generator.files import read_tree
 from tests.conftest import copy_repo, mu_process
 
 pytestmark = pytest.mark.slow
@@ -90,8 +90,8 @@ def test_reserialised_ontology_compiles_to_the_same_bytes(tmp_path: Path) -> Non
 
 
 def test_semantic_digest_ignores_formatting_but_not_content(tmp_path: Path) -> None:
-    from generator.compile.digest import semantic_digest
-    from generator.compile.load import load_ontology
+    from mu.generator.compile.digest import semantic_digest
+    from mu.generator.compile.load import load_ontology
 
     original = copy_repo(tmp_path / "original")
     other = tmp_path / "other"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from generator.compile.digest import semantic_digest
-from generator.compile.load import SourceFile
-from generator.hashing import sha256_hex
+from mu.generator.compile.digest import semantic_digest
+from mu.generator.compile.load import SourceFile
+from mu.generator.hashing import sha256_hex
 
 A = b"""
 @prefix ex: <https://acme.example/policy#> .

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rdflib import Literal
 
-from generator.compile.pipeline import generate
-from generator.layout import Layout
-from generator.run.enforcers import load_enforcers
+from mu.generator.compile.pipeline import generate
+from mu.generator.layout import Layout
+from mu.generator.run.enforcers import load_enforcers
 
 SENTINEL = "pwned.txt"
 NASTY = [

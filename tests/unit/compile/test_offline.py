@@ -25,14 +25,14 @@ import rdflib.plugins.sparql
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.compile import validate as validate_module
-from generator.compile.offline import NetworkRefused, is_offline, offline
-from generator.compile.shape_guard import query_problems
-from generator.hashing import canonical_json
-from generator.layout import Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, sign
-from generator.provenance.receipt import read_receipt, store_receipt
-from generator.provenance.snapshot import read_snapshot, write_snapshot
+from mu.generator.compile import validate as validate_module
+from mu.generator.compile.offline import NetworkRefused, is_offline, offline
+from mu.generator.compile.shape_guard import query_problems
+from mu.generator.hashing import canonical_json
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, sign
+from mu.generator.provenance.receipt import read_receipt, store_receipt
+from mu.generator.provenance.snapshot import read_snapshot, write_snapshot
 from tests.chain import Built, Mu
 
 HEAD = """\

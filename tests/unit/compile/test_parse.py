@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.compile.render import render_package, runtime_source
-from generator.compile.runtime.decision import InvalidTransaction
-from generator.compile.runtime.parse import parse_transaction
+from mu.generator.compile.render import render_package, runtime_source
+from mu.generator.compile.runtime.decision import InvalidTransaction
+from mu.generator.compile.runtime.parse import parse_transaction
 from tests.fixtures_ir import sample_package_ir
 
 

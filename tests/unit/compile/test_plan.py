@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from generator.compile.render import render_package
+from mu.generator.compile.render import render_package
 from tests.fixtures_ir import load_package, sample_package_ir, sample_transaction
 
 

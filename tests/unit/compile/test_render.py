@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile.ir import AuthorityIR, ConditionIR, ControlIR, FieldIR, PackageIR, TypeIR
-from generator.compile.render import constant_digest, py_literal, render_package
+from mu.generator.compile.ir import AuthorityIR, ConditionIR, ControlIR, FieldIR, PackageIR, TypeIR
+from mu.generator.compile.render import constant_digest, py_literal, render_package
 from tests.fixtures_ir import (
     control_ir,
     load_package,
@@ -109,7 +109,7 @@ def test_render_is_identical_across_hash_seeds(files: dict[str, bytes]) -> None:
         "import hashlib, json, sys\n"
         "sys.path[:0] = ['tests', '.']\n"
         "from fixtures_ir import sample_package_ir\n"
-        "from generator.compile.render import render_package\n"
+        "from mu.generator.compile.render import render_package\n"
         "files = render_package(sample_package_ir())\n"
         "print(json.dumps({p: hashlib.sha256(d).hexdigest() for p, d in files.items()}))\n"
     )

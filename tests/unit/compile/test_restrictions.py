@@ -9,24 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile.extract import extract_ontology
-from generator.compile.load import load_ontology
-from generator.compile.lower import lower_schema
-from generator.compile.model import (
+from mu.generator.compile.extract import extract_ontology
+from mu.generator.compile.load import load_ontology
+from mu.generator.compile.lower import lower_schema
+from mu.generator.compile.model import (
     AuthorityLevel,
     FieldDef,
     Ontology,
     TransactionType,
     lexical_value,
 )
-from generator.compile.pipeline import (
+from mu.generator.compile.pipeline import (
     CHECK_STAGES,
     Compiled,
     ValidationFailed,
     compile_ontology,
     validate_directory,
 )
-from generator.compile.restrictions import (
+from mu.generator.compile.restrictions import (
     MAX_PATTERN_LENGTH,
     check_restrictions,
     pattern_problem,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.compile.ir import ConditionIR
-from generator.compile.render import render_package
+from mu.generator.compile.ir import ConditionIR
+from mu.generator.compile.render import render_package
 from tests.fixtures_ir import (
     control_ir,
     load_package,

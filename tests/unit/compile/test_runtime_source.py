@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile import render
-from generator.compile.render import RUNTIME_DIR, RUNTIME_PARTS, constant_digest, runtime_source
+from mu.generator.compile import render
+from mu.generator.compile.render import RUNTIME_DIR, RUNTIME_PARTS, constant_digest, runtime_source
 from tests.fixtures_ir import GENERATOR_NAME, GENERATOR_VERSION, sample_package_ir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -48,7 +48,7 @@ def imported(nodes: list[ast.Import | ast.ImportFrom]) -> set[tuple[str, str]]:
             pairs.update((alias.name, "") for alias in node.names)
         elif node.level:
             # `from .decision import X` names an earlier part of the same package.
-            module = "generator.compile.runtime." + (node.module or "")
+            module = "mu.generator.compile.runtime." + (node.module or "")
             pairs.update((module, alias.name) for alias in node.names)
         else:
             pairs.update((node.module or "", alias.name) for alias in node.names)
@@ -104,7 +104,9 @@ def test_the_assembly_is_docstring_imports_then_each_part_verbatim(rendered: str
     for text in parts.values():
         nodes, body = split_part(text)
         wanted |= {
-            pair for pair in imported(nodes) if not pair[0].startswith("generator.compile.runtime")
+            pair
+            for pair in imported(nodes)
+            if not pair[0].startswith("mu.generator.compile.runtime")
         }
         bodies.append(body.lstrip("\n"))
     nodes, rest = split_part(rendered.split("\n", 3)[3])
@@ -129,14 +131,14 @@ def test_the_source_imports_only_the_standard_library_and_earlier_parts() -> Non
         for module, _ in imported(
             [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
         ):
-            if module.startswith("generator.compile.runtime."):
+            if module.startswith("mu.generator.compile.runtime."):
                 assert f"{module.rpartition('.')[2]}.py" in RUNTIME_PARTS[:index], name
             else:
                 assert module.partition(".")[0] in sys.stdlib_module_names, (name, module)
 
 
 def test_the_source_is_real_python_that_runs() -> None:
-    from generator.compile.runtime import actions, decision, engine, fields
+    from mu.generator.compile.runtime import actions, decision, engine, fields
 
     assert actions.Decision is decision.Decision
     action = decision.Action("notify", "tell_someone", ("a@example.com",))
@@ -209,7 +211,7 @@ def edit(path: Path, old: str, new: str) -> None:
         (
             "specs.py",
             "import heapq\n",
-            "import heapq\n\nfrom generator.compile.runtime.actions import Handler\n",
+            "import heapq\n\nfrom mu.generator.compile.runtime.actions import Handler\n",
             "parts before it",
         ),
         (

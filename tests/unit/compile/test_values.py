@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.compile.render import RUNTIME_PARTS, runtime_source
-from generator.compile.runtime import values
-from generator.compile.runtime.values import full_match, party_id
-from generator.run.reference import default_ignorable, normal_party_id
+from mu.generator.compile.render import RUNTIME_PARTS, runtime_source
+from mu.generator.compile.runtime import values
+from mu.generator.compile.runtime.values import full_match, party_id
+from mu.generator.run.reference import default_ignorable, normal_party_id
 
 ALICE_LOOKALIKES = [
     "alice",

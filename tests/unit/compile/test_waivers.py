@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology, waivable
-from generator.compile.validate import Violation, ViolationKey
+from mu.generator.compile.pipeline import Compiled, ValidationFailed, compile_ontology, waivable
+from mu.generator.compile.validate import Violation, ViolationKey
 from tests.conftest import copy_repo
 
 ORG_KEY = ViolationKey(shape="ex:RoleApproverExecutorSeparationShape", focus="ex:Controller")

@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.decisionlog import (
+from mu.generator.decisionlog import (
     CheckpointSigner,
     Entry,
     LogWriter,
     canonical_json,
     checkpoint_signer,
 )
-from generator.layout import Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-from generator.provenance.keys import generate_keypair, keyid_of, load_private_key, public_pem
-from generator.provenance.trusthistory import TrustHistory, load_history
-from generator.provenance.trustroot import (
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+from mu.generator.provenance.keys import generate_keypair, keyid_of, load_private_key, public_pem
+from mu.generator.provenance.trusthistory import TrustHistory, load_history
+from mu.generator.provenance.trustroot import (
     ROLES,
     Identity,
     Role,

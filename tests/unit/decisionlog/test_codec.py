@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.decisionlog import Entry, canonical_json, parse_body
-from generator.decisionlog.codec import _encode, check_entry
-from generator.errors import InputError
+from mu.generator.decisionlog import Entry, canonical_json, parse_body
+from mu.generator.decisionlog.codec import _encode, check_entry
+from mu.generator.errors import InputError
 from tests.unit.decisionlog.conftest import RELEASE, entry
 
 

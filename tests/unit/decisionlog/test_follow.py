@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.decisionlog import Entry, LogFollower, canonical_json
-from generator.decisionlog.codec import check_entry
+from mu.generator.decisionlog import Entry, LogFollower, canonical_json
+from mu.generator.decisionlog.codec import check_entry
 from tests.unit.decisionlog.conftest import RELEASE, Trust, entry, make_log
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from generator.decisionlog import CheckpointSigner, LogVerdict, checkpoint_signer, verify_log
-from generator.decisionlog.codec import line_hash
-from generator.errors import CheckFailed, InputError
-from generator.provenance.claims import TrustRef
-from generator.provenance.signing import resolve_signer
-from generator.reports.decisions import verify_json, verify_text
+from mu.generator.decisionlog import CheckpointSigner, LogVerdict, checkpoint_signer, verify_log
+from mu.generator.decisionlog.codec import line_hash
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.provenance.claims import TrustRef
+from mu.generator.provenance.signing import resolve_signer
+from mu.generator.reports.decisions import verify_json, verify_text
 from tests.unit.decisionlog.conftest import (
     Trust,
     lines,

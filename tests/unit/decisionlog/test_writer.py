@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.decisionlog import (
+from mu.generator.decisionlog import (
     Committed,
     LogClosed,
     LogWriter,
@@ -19,8 +19,8 @@ from generator.decisionlog import (
     read_records,
     verify_log,
 )
-from generator.decisionlog import writer as writer_module
-from generator.errors import CheckFailed
+from mu.generator.decisionlog import writer as writer_module
+from mu.generator.errors import CheckFailed
 from tests.unit.decisionlog.conftest import (
     Trust,
     all_lines,

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-import generator.operate.deploy as deploy_module
-from generator.errors import CheckFailed, InputError
-from generator.files import read_tree
-from generator.hashing import canonical_json
-from generator.layout import Layout
-from generator.operate.deploy import (
+import mu.generator.operate.deploy as deploy_module
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.files import read_tree
+from mu.generator.hashing import canonical_json
+from mu.generator.layout import Layout
+from mu.generator.operate.deploy import (
     DeployResult,
     deploy,
     read_record,
@@ -36,11 +36,11 @@ from generator.operate.deploy import (
     releases_dir,
     rollback_deploy,
 )
-from generator.provenance.dsse import Envelope
-from generator.provenance.keys import generate_keypair
-from generator.provenance.receipt import read_receipt, receipt_name
-from generator.provenance.signing import Signer, resolve_signer
-from generator.provenance.trusthistory import load_history
+from mu.generator.provenance.dsse import Envelope
+from mu.generator.provenance.keys import generate_keypair
+from mu.generator.provenance.receipt import read_receipt, receipt_name
+from mu.generator.provenance.signing import Signer, resolve_signer
+from mu.generator.provenance.trusthistory import load_history
 from tests.chain import ChainTemplates
 from tests.conftest import REPO
 
@@ -404,7 +404,7 @@ def test_rollback_without_a_previous_release_is_refused(chain: Chain, tmp_path: 
 
 def run_health(*args: str) -> tuple[int, dict[str, Any]]:
     proc = subprocess.run(
-        [sys.executable, "-m", "generator.operate.healthcheck", *args],
+        [sys.executable, "-m", "mu.generator.operate.healthcheck", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

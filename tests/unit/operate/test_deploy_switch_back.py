@@ -10,10 +10,16 @@ from typing import Any
 
 import pytest
 
-from generator.errors import CheckFailed, InputError
-from generator.files import read_tree
-from generator.hashing import tree_digest
-from generator.operate.deploy import deploy, read_record, record_path, releases_dir, rollback_deploy
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.files import read_tree
+from mu.generator.hashing import tree_digest
+from mu.generator.operate.deploy import (
+    deploy,
+    read_record,
+    record_path,
+    releases_dir,
+    rollback_deploy,
+)
 from tests.unit.operate.test_deploy import CHANGED, Chain, resolves_to
 from tests.unit.operate.test_deploy import chain as chain
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from generator.run.golden import load_suite
+from mu.generator.run.golden import load_suite
 from tests.chain import Built, Signed, build, change_threshold
 from tests.conftest import Run, mu_process
 

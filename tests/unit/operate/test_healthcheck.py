@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.operate import healthcheck
-from generator.operate.healthcheck import check_release
-from generator.run.enforcers import load_enforcers, release_actions
+from mu.generator.operate import healthcheck
+from mu.generator.operate.healthcheck import check_release
+from mu.generator.run.enforcers import load_enforcers, release_actions
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -9,8 +9,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from generator.compile.pipeline import Compiled
-from generator.operate.boundary import boundary_cases
+from mu.generator.compile.pipeline import Compiled
+from mu.generator.operate.boundary import boundary_cases
 from tests.chain import Built
 from tests.conftest import REPO, Run
 

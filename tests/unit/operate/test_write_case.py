@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.errors import InputError
-from generator.operate.diagnose import Diagnosis, write_case
-from generator.run.golden import load_suite
-from generator.run.reference import ReferenceDecision
+from mu.generator.errors import InputError
+from mu.generator.operate.diagnose import Diagnosis, write_case
+from mu.generator.run.golden import load_suite
+from mu.generator.run.reference import ReferenceDecision
 
 TX = {
     "id": "tx-1",

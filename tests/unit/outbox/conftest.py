@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.outbox import Supervisor
+from mu.generator.outbox import Supervisor
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from generator.outbox import Outbox, Supervisor, deliveries_for
-from generator.outbox.plan import Delivery
-from generator.outbox.sinks import DeliveryError, Sink
+from mu.generator.outbox import Outbox, Supervisor, deliveries_for
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.sinks import DeliveryError, Sink
 from tests.unit.outbox.helpers import LEDGER, NOTIFY, Record, config
 
 

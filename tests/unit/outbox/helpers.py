@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.outbox import DeliveryConfig, LedgerConfig, SmtpConfig, WebhookConfig
+from mu.generator.outbox import DeliveryConfig, LedgerConfig, SmtpConfig, WebhookConfig
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.outbox import Attempt, Outbox, RecordingSink, Supervisor
-from generator.outbox import workers as workers_module
-from generator.outbox.plan import Delivery
-from generator.outbox.sinks import DeliveryError
+from mu.generator.outbox import Attempt, Outbox, RecordingSink, Supervisor
+from mu.generator.outbox import workers as workers_module
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.sinks import DeliveryError
 from tests.unit.outbox.fakes import (
     BatchFake,
     FakeSink,

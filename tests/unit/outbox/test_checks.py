@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.outbox import DeliveryConfig, RecordingSink, check_sinks, exercise
-from generator.outbox.plan import Delivery
-from generator.outbox.sinks import DeliveryError
+from mu.generator.outbox import DeliveryConfig, RecordingSink, check_sinks, exercise
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.sinks import DeliveryError
 from tests.unit.outbox.helpers import LEDGER, NOTIFY, config
 
 

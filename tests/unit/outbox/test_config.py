@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.outbox import DeliveryConfig, delivery_config
+from mu.generator.errors import InputError
+from mu.generator.outbox import DeliveryConfig, delivery_config
 
 SOURCE = Path("/etc/mu/serve.toml")
 

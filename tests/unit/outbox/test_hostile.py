@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.outbox import Outbox, deliveries_for
+from mu.generator.errors import InputError
+from mu.generator.outbox import Outbox, deliveries_for
 from tests.unit.outbox.helpers import LEDGER, NOTIFY, Record, config
 
 T0 = 1_700_000_000.0

@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from generator.outbox import (
+from mu.generator.outbox import (
     DeliveryError,
     SmtpConfig,
     SmtpSink,
@@ -29,7 +29,7 @@ from generator.outbox import (
     deliveries_for,
     network,
 )
-from generator.outbox.plan import Delivery
+from mu.generator.outbox.plan import Delivery
 from tests.unit.outbox.helpers import NOTIFY, Record, config
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from generator.errors import InputError
-from generator.outbox import deliveries_for
+from mu.generator.errors import InputError
+from mu.generator.outbox import deliveries_for
 from tests.unit.outbox.helpers import LEDGER, NOTIFY, Record, config
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator.outbox import Outbox, deliveries_for
-from generator.reports.actions import retry_json, retry_text, status_json, status_text
+from mu.generator.outbox import Outbox, deliveries_for
+from mu.generator.reports.actions import retry_json, retry_text, status_json, status_text
 from tests.unit.outbox.helpers import LEDGER, NOTIFY, Record, config
 
 T0 = 1_700_000_000.0

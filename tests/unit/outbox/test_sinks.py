@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.outbox import (
+from mu.generator.outbox import (
     DeliveryError,
     LedgerConfig,
     LedgerSink,
@@ -19,8 +19,8 @@ from generator.outbox import (
     default_sinks,
     deliveries_for,
 )
-from generator.outbox.plan import Delivery
-from generator.outbox.render import (
+from mu.generator.outbox.plan import Delivery
+from mu.generator.outbox.render import (
     email_bytes,
     email_message,
     message_id,

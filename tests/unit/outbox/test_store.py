@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.outbox import HEARTBEAT_STALE_SECONDS, Heartbeat, Outbox, Outcome, deliveries_for
-from generator.outbox import store as store_module
-from generator.outbox.plan import Delivery
+from mu.generator.errors import InputError
+from mu.generator.outbox import HEARTBEAT_STALE_SECONDS, Heartbeat, Outbox, Outcome, deliveries_for
+from mu.generator.outbox import store as store_module
+from mu.generator.outbox.plan import Delivery
 from tests.unit.outbox.helpers import LEDGER, NOTIFY, Record, config
 
 T0 = 1_700_000_000.0

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.outbox import (
+from mu.generator.errors import InputError
+from mu.generator.outbox import (
     Attempt,
     Outbox,
     Outcome,
@@ -20,7 +20,7 @@ from generator.outbox import (
     Supervisor,
     deliveries_for,
 )
-from generator.outbox import workers as workers_module
+from mu.generator.outbox import workers as workers_module
 from tests.unit.outbox.fakes import FakeSink, Journal, enqueue, start, wait_until
 from tests.unit.outbox.helpers import LEDGER, NOTIFY, Record, config
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.layout import Layout
-from generator.provenance.approvals import read_statement
-from generator.provenance.dsse import PAYLOAD_TYPE, sign
-from generator.provenance.statement import APPROVAL_TYPE
+from mu.generator.layout import Layout
+from mu.generator.provenance.approvals import read_statement
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, sign
+from mu.generator.provenance.statement import APPROVAL_TYPE
 
 DIGEST = "a" * 64
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import ExitCode, InputError
-from generator.provenance.dsse import (
+from mu.generator.errors import ExitCode, InputError
+from mu.generator.provenance.dsse import (
     PAYLOAD_TYPE,
     Envelope,
     Signature,
@@ -17,7 +17,7 @@ from generator.provenance.dsse import (
     sign,
     verify_signatures,
 )
-from generator.provenance.keys import keyid_of
+from mu.generator.provenance.keys import keyid_of
 
 PAYLOAD = b'{"_type":"https://in-toto.io/Statement/v1","subject":[]}'
 

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import ExitCode, InputError
-from generator.provenance.keys import (
+from mu.generator.errors import ExitCode, InputError
+from mu.generator.provenance.keys import (
     KeyPair,
     dev_key_path,
     ensure_dev_key,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import ExitCode, InputError
-from generator.layout import Layout
-from generator.provenance.keys import generate_keypair, keyid_of, load_private_key
-from generator.provenance.signing import resolve_signer
+from mu.generator.errors import ExitCode, InputError
+from mu.generator.layout import Layout
+from mu.generator.provenance.keys import generate_keypair, keyid_of, load_private_key
+from mu.generator.provenance.signing import resolve_signer
 from tests.conftest import Run, copy_repo
 
 Mu = Callable[..., Run]
@@ -33,7 +33,7 @@ def _mode(path: Path) -> int:
 def test_keygen_encrypts_with_mu_key_passphrase(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from generator.provenance.keys import keygen_passphrase
+    from mu.generator.provenance.keys import keygen_passphrase
 
     monkeypatch.setenv("MU_KEY_PASSPHRASE", "correct horse")
     pair = generate_keypair(tmp_path / "k.pem", keygen_passphrase())
@@ -48,7 +48,7 @@ def test_keygen_encrypts_with_mu_key_passphrase(
 
 
 def test_keygen_without_a_passphrase_says_the_key_is_not_encrypted(tmp_path: Path) -> None:
-    from generator.provenance.keys import keygen_passphrase
+    from mu.generator.provenance.keys import keygen_passphrase
 
     pair = generate_keypair(tmp_path / "k.pem", keygen_passphrase())
     assert not pair.encrypted
@@ -57,7 +57,7 @@ def test_keygen_without_a_passphrase_says_the_key_is_not_encrypted(tmp_path: Pat
 
 
 def test_keygen_passphrase_sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator.provenance.keys import keygen_passphrase
+    from mu.generator.provenance.keys import keygen_passphrase
 
     assert keygen_passphrase() is None
     monkeypatch.setenv("MU_KEY_PASSPHRASE", "a")

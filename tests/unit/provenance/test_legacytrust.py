@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import ExitCode, InputError
-from generator.provenance.keys import generate_keypair, keyid_of, public_pem
-from generator.provenance.legacytrust import ROLES, TrustPolicy, load_trust
+from mu.generator.errors import ExitCode, InputError
+from mu.generator.provenance.keys import generate_keypair, keyid_of, public_pem
+from mu.generator.provenance.legacytrust import ROLES, TrustPolicy, load_trust
 
 
 def _pub(tmp_path: Path, name: str) -> Path:

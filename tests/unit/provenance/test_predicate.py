@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import CheckFailed, InputError
-from generator.hashing import canonical_json, sha256_hex
-from generator.jsonshape import MAX_PROBLEMS
-from generator.provenance import dsse
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
-from generator.provenance.predicates import ReceiptPredicate, RejectionPredicate
-from generator.provenance.receipt import (
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.hashing import canonical_json, sha256_hex
+from mu.generator.jsonshape import MAX_PROBLEMS
+from mu.generator.provenance import dsse
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
+from mu.generator.provenance.predicates import ReceiptPredicate, RejectionPredicate
+from mu.generator.provenance.receipt import (
     load_chain,
     load_receipt,
     parse_statement,
@@ -30,7 +30,7 @@ from generator.provenance.receipt import (
     read_receipt,
     receipt_name,
 )
-from generator.provenance.statement import (
+from mu.generator.provenance.statement import (
     RECEIPT_TYPE,
     REJECTION_TYPE,
     STATEMENT_TYPE,

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import InputError
-from generator.layout import SNAPSHOTS, Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-from generator.provenance.receipt import store, store_receipt, store_rejection
-from generator.provenance.snapshot import write_snapshot
+from mu.generator.errors import InputError
+from mu.generator.layout import SNAPSHOTS, Layout
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+from mu.generator.provenance.receipt import store, store_receipt, store_rejection
+from mu.generator.provenance.snapshot import write_snapshot
 
 KEY = Ed25519PrivateKey.generate()
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import CheckFailed
-from generator.layout import Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-from generator.provenance.keys import keyid_of, public_pem
-from generator.provenance.trusthistory import NoTrustRoot, load_history
-from generator.provenance.trustroot import (
+from mu.generator.errors import CheckFailed
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+from mu.generator.provenance.keys import keyid_of, public_pem
+from mu.generator.provenance.trusthistory import NoTrustRoot, load_history
+from mu.generator.provenance.trustroot import (
     ROLES,
     Identity,
     RoleKeys,

@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.errors import MuError
-from generator.hashing import canonical_json
-from generator.layout import Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-from generator.provenance.trusthistory import load_history
+from mu.generator.errors import MuError
+from mu.generator.hashing import canonical_json
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+from mu.generator.provenance.trusthistory import load_history
 from tests.unit.provenance.test_trustroot import metadata
 
 ROOT = Ed25519PrivateKey.generate()

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from generator.errors import CheckFailed
-from generator.hashing import canonical_json, sha256_hex
-from generator.layout import Layout
-from generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
-from generator.provenance.keys import keyid_of, public_pem
-from generator.provenance.receipt import receipt_name
-from generator.provenance.statement import (
+from mu.generator.errors import CheckFailed
+from mu.generator.hashing import canonical_json, sha256_hex
+from mu.generator.layout import Layout
+from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, sign
+from mu.generator.provenance.keys import keyid_of, public_pem
+from mu.generator.provenance.receipt import receipt_name
+from mu.generator.provenance.statement import (
     APPROVAL_TYPE,
     AUDIT_TYPE,
     OVERRIDE_TYPE,
@@ -31,15 +31,15 @@ from generator.provenance.statement import (
     STATEMENT_TYPE,
     UPGRADE_TYPE,
 )
-from generator.provenance.trusthistory import NoTrustRoot
-from generator.provenance.trustroot import (
+from mu.generator.provenance.trusthistory import NoTrustRoot
+from mu.generator.provenance.trustroot import (
     ROLES,
     Identity,
     RoleKeys,
     RootMetadata,
     version_digest,
 )
-from generator.provenance.verify_receipt import (
+from mu.generator.provenance.verify_receipt import (
     StatementVerdict,
     verify_chain,
     verify_statement,

@@ -14,11 +14,11 @@ import pytest
 import rdflib
 from rdflib.namespace import RDFS
 
-from generator.errors import CheckFailed, InputError
-from generator.layout import Layout
-from generator.reports.diff import diff_dict, diff_json, diff_markdown, diff_text
-from generator.review.diff import DiffReport, compare, diff, diff_specs
-from generator.review.sides import CompiledSide, compile_side, resolve_side
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.layout import Layout
+from mu.generator.reports.diff import diff_dict, diff_json, diff_markdown, diff_text
+from mu.generator.review.diff import DiffReport, compare, diff, diff_specs
+from mu.generator.review.sides import CompiledSide, compile_side, resolve_side
 from tests.chain import Built
 from tests.conftest import DATA, REPO, copy_repo
 

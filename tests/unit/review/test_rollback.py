@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from generator.files import read_tree
-from generator.layout import Layout
-from generator.provenance.trusthistory import load_history
+from mu.generator.files import read_tree
+from mu.generator.layout import Layout
+from mu.generator.provenance.trusthistory import load_history
 from tests.chain import Built, build, receipts
 from tests.conftest import Run
 from tests.resign import resign

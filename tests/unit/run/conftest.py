@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 
-from generator.compile.lower import compile_conditions, lower
-from generator.compile.model import Ontology
-from generator.compile.render import render_package
-from generator.run.reference import ReferenceDecision, reference_decide, summarize_enforcer_decision
+from mu.generator.compile.lower import compile_conditions, lower
+from mu.generator.compile.model import Ontology
+from mu.generator.compile.render import render_package
+from mu.generator.run.reference import (
+    ReferenceDecision,
+    reference_decide,
+    summarize_enforcer_decision,
+)
 from tests.unit.run.test_reference import write_package
 
 

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from generator.errors import CheckFailed, InputError
-from generator.run import batch, batchpool
-from generator.run.batch import (
+from mu.generator.errors import CheckFailed, InputError
+from mu.generator.run import batch, batchpool
+from mu.generator.run.batch import (
     ERROR,
     INVALID,
     MAX_LISTED,
@@ -38,7 +38,7 @@ from generator.run.batch import (
     render_batch,
     summary_text,
 )
-from generator.run.decide import MAX_TRANSACTION_BYTES
+from mu.generator.run.decide import MAX_TRANSACTION_BYTES
 from tests.conftest import REPO, Run
 
 Mu = Callable[..., Run]
@@ -167,7 +167,7 @@ def test_the_default_line_bound_is_the_transaction_bound() -> None:
 
 
 def test_every_golden_transaction_is_decided_as_one_decide_would_in_order(pkg: Path) -> None:
-    from generator.run.enforcers import load_enforcers
+    from mu.generator.run.enforcers import load_enforcers
 
     module = load_enforcers(pkg)
     lines = _decide(_jsonl(*(tx for tx, _ in GOLDEN)), pkg)
@@ -491,7 +491,7 @@ def test_cli_batch_json_is_one_object_per_line_and_an_invalid_line_fails(
 
 
 def test_cli_batch_reads_standard_input(pkg_root: Path) -> None:
-    from cli import cli
+    from mu.cli import cli
 
     argv = ["--root", str(pkg_root), "decide", "--batch", "-", "--format", "json"]
     result = CliRunner().invoke(cli, argv, input=_jsonl(APPROVED, REJECTED), catch_exceptions=False)
@@ -522,7 +522,7 @@ def test_cli_batch_usage_and_unreadable_input_exit_2(
 
 
 def test_cli_batch_help_states_the_exit_codes() -> None:
-    from cli import cli
+    from mu.cli import cli
 
     text = " ".join(CliRunner().invoke(cli, ["decide", "--help"]).output.split())
     assert "--batch FILE.jsonl" in text and "--jobs" in text
@@ -533,7 +533,7 @@ def test_cli_batch_help_states_the_exit_codes() -> None:
 
 
 def test_cli_batch_formats_are_the_decision_formats() -> None:
-    from generator.reports import tables
+    from mu.generator.reports import tables
 
     assert set(batch.LINE_RENDERERS) == set(tables.DECISION)
 
@@ -541,7 +541,7 @@ def test_cli_batch_formats_are_the_decision_formats() -> None:
 def test_cli_batch_jobs_defaults_to_every_cpu(
     mu: Mu, pkg_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cli
+    from mu import cli
 
     asked = []
     seen = []
@@ -602,7 +602,7 @@ def test_cli_batch_interrupted_says_where_to_resume_and_exits_130(
 def test_cli_batch_ends_quietly_when_the_reader_closes_the_pipe(
     mu: Mu, pkg_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cli
+    from mu import cli
 
     real = cli.click.echo
     written: list[object] = []
@@ -631,7 +631,7 @@ def test_end_to_end_batch_on_two_workers_equals_one(pkg_root: Path) -> None:
     for jobs in ("1", "2"):
         argv = ["decide", "--batch", "-", "--jobs", jobs, "--format", "json"]
         proc = subprocess.run(
-            [sys.executable, "-m", "cli", *argv],
+            [sys.executable, "-m", "mu.cli", *argv],
             cwd=pkg_root,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             input=data,
@@ -666,7 +666,7 @@ def test_end_to_end_ctrl_c_stops_the_workers_and_exits_130(pkg_root: Path) -> No
     import time
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "decide", "--batch", "-", "--jobs", "2"],
+        [sys.executable, "-m", "mu.cli", "decide", "--batch", "-", "--jobs", "2"],
         cwd=pkg_root,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdin=subprocess.PIPE,

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.errors import InputError
+from mu.generator.errors import InputError
 from tests.conftest import REPO, Run
 
 Mu = Callable[..., Run]
@@ -108,7 +108,7 @@ def test_an_unreadable_transaction_names_the_file(mu: Mu, pkg_root: Path) -> Non
 
 
 def test_decide_dash_reads_standard_input(pkg_root: Path) -> None:
-    from cli import cli
+    from mu.cli import cli
 
     runner = CliRunner()
     argv = ["--root", str(pkg_root), "decide", "-", "--format", "json"]
@@ -121,7 +121,7 @@ def test_decide_dash_reads_standard_input(pkg_root: Path) -> None:
 
 
 def test_read_transaction_stream_and_path() -> None:
-    from generator.run.decide import read_transaction, read_transaction_stream
+    from mu.generator.run.decide import read_transaction, read_transaction_stream
 
     assert read_transaction_stream(io.BytesIO(b'{"a": [1, 2.5, "x"]}')) == {"a": [1, 2.5, "x"]}
     assert read_transaction(Path("-"), io.BytesIO(b"{}")) == {}

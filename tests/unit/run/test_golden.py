@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.run.golden import load_suite, select
+from mu.generator.errors import InputError
+from mu.generator.run.golden import load_suite, select
 
 GOOD = """
 [[case]]

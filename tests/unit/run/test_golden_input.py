@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.run.golden import load_suite
+from mu.generator.errors import InputError
+from mu.generator.run.golden import load_suite
 from tests.conftest import REPO, Run
 
 Mu = Callable[..., Run]

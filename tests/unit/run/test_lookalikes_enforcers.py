@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from generator.compile.pipeline import Compiled
-from generator.run.enforcers import load_enforcers
-from generator.run.golden import load_suite, run_case
+from mu.generator.compile.pipeline import Compiled
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.run.golden import load_suite, run_case
 from tests.conftest import REPO, Run
 
 FULLWIDTH_IR = "\uff29\uff32"  # IR in full-width letters

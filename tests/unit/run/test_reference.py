@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from generator.compile.model import AuthorityLevel, Control, FieldDef, Ontology, TransactionType
-from generator.compile.pipeline import Compiled
-from generator.run.enforcers import load_enforcers
-from generator.run.golden import GoldenCase, load_suite
-from generator.run.reference import (
+from mu.generator.compile.model import AuthorityLevel, Control, FieldDef, Ontology, TransactionType
+from mu.generator.compile.pipeline import Compiled
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.run.golden import GoldenCase, load_suite
+from mu.generator.run.reference import (
     ReferenceDecision,
     action_order,
     reference_decide,
@@ -388,9 +388,9 @@ def test_the_reference_shares_no_code_with_what_it_judges() -> None:
             base = ".".join(p for p in ("generator" if node.level else "", node.module) if p)
             imported |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
     forbidden = (
-        "generator.compile.conditions.emit",
-        "generator.compile.render",
-        "generator.compile.lower",
+        "mu.generator.compile.conditions.emit",
+        "mu.generator.compile.render",
+        "mu.generator.compile.lower",
         "enforcers",
         "jinja2",
     )

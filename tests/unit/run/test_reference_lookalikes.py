@@ -14,10 +14,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from generator.compile.model import FieldDef, Ontology, TransactionType
-from generator.compile.pipeline import Compiled
-from generator.run import reference
-from generator.run.reference import ReferenceDecision, reference_decide, summarize_enforcer_decision
+from mu.generator.compile.model import FieldDef, Ontology, TransactionType
+from mu.generator.compile.pipeline import Compiled
+from mu.generator.run import reference
+from mu.generator.run.reference import (
+    ReferenceDecision,
+    reference_decide,
+    summarize_enforcer_decision,
+)
 from tests.unit.run.test_reference import LEVELS, control, tx, write_package
 
 

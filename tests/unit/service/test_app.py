@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from generator.decisionlog import LogFollower, LogWriter, read_records
-from generator.layout import Layout
-from generator.outbox import (
+from mu.generator.decisionlog import LogFollower, LogWriter, read_records
+from mu.generator.layout import Layout
+from mu.generator.outbox import (
     DeliveryConfig,
     LedgerConfig,
     Outbox,
@@ -27,11 +27,11 @@ from generator.outbox import (
     Supervisor,
     deliveries_for,
 )
-from generator.run.enforcers import load_enforcers
-from generator.service.app import Service, make_app
-from generator.service.metrics import Metrics
-from generator.service.release import Release, Releases
-from generator.service.server import outbox_path
+from mu.generator.run.enforcers import load_enforcers
+from mu.generator.service.app import Service, make_app
+from mu.generator.service.metrics import Metrics
+from mu.generator.service.release import Release, Releases
+from mu.generator.service.server import outbox_path
 
 REPO = Path(__file__).resolve().parents[3]
 RELEASE = "ab" * 32

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import InputError
-from generator.service.config import ServiceConfig, load_config
+from mu.generator.errors import InputError
+from mu.generator.service.config import ServiceConfig, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "serve.example.toml"
 

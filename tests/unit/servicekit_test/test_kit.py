@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.run.enforcers import load_enforcers
+from mu.generator.run.enforcers import load_enforcers
 from tests.conftest import REPO
 from tests.servicekit import (
     SmtpCatcher,

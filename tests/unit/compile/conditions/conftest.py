@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from generator.compile.conditions import TypeEnv, compile_condition
-from generator.compile.model import CORE_FIELDS
+from mu.generator.compile.conditions import TypeEnv, compile_condition
+from mu.generator.compile.model import CORE_FIELDS
 
 RANKS = {"L1": 1, "L2": 2, "L3": 3, "L4": 4, "L5": 5, "CFO": 9}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from generator.compile.conditions import (
+from mu.generator.compile.conditions import (
     CompiledCondition,
     ConditionProblem,
     TypeEnv,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from generator.compile.conditions import TypeEnv, compile_condition
+from mu.generator.compile.conditions import TypeEnv, compile_condition
 from tests.unit.compile.conditions.test_cond_properties import (
     RANK,
     Case,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.compile.conditions import TypeEnv, compile_condition
-from generator.compile.conditions.hoist import Hoisted, hoist_decimals
-from generator.compile.conditions.safety import verify_source
+from mu.generator.compile.conditions import TypeEnv, compile_condition
+from mu.generator.compile.conditions.hoist import Hoisted, hoist_decimals
+from mu.generator.compile.conditions.safety import verify_source
 
 
 def test_each_distinct_literal_becomes_one_constant() -> None:

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from generator.compile.conditions import parse_condition
-from generator.compile.conditions.ast import (
+from mu.generator.compile.conditions import parse_condition
+from mu.generator.compile.conditions.ast import (
     And,
     BoolLit,
     Compare,
@@ -144,7 +144,8 @@ def test_no_lark_objects_escape() -> None:
     stack: list[object] = [expr]
     while stack:
         node = stack.pop()
-        assert type(node).__module__ in {"generator.compile.conditions.ast", "builtins", "decimal"}
+        module = type(node).__module__
+        assert module in {"mu.generator.compile.conditions.ast", "builtins", "decimal"}
         if dataclasses.is_dataclass(node):
             stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
         elif isinstance(node, tuple):

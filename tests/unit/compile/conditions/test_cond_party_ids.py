@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.compile.conditions import TypeEnv, compile_condition
-from generator.compile.model import CORE_FIELDS
-from generator.compile.runtime.values import party_id
+from mu.generator.compile.conditions import TypeEnv, compile_condition
+from mu.generator.compile.model import CORE_FIELDS
+from mu.generator.compile.runtime.values import party_id
 
 ENV = TypeEnv(
     fields={

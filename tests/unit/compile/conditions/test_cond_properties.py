@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.compile.conditions import ConditionProblem, TypeEnv, compile_condition
-from generator.compile.conditions.safety import verify_source
+from mu.generator.compile.conditions import ConditionProblem, TypeEnv, compile_condition
+from mu.generator.compile.conditions.safety import verify_source
 
 Run = Callable[[str, Mapping[str, Any]], Any]
 

@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-import generator.compile.conditions
-from generator.compile.conditions.safety import verify_source
+import mu.generator.compile.conditions
+from mu.generator.compile.conditions.safety import verify_source
 
 ALLOWED = [
     "(tx['amount'] > Decimal('100000.00'))",
@@ -83,6 +83,6 @@ def test_statements_cannot_hide_in_an_expression() -> None:
 
 
 def test_package_docstring_examples_hold() -> None:
-    result = doctest.testmod(generator.compile.conditions)
+    result = doctest.testmod(mu.generator.compile.conditions)
     assert result.attempted > 0
     assert result.failed == 0

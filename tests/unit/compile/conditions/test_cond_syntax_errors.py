@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from generator.compile.conditions import ConditionProblem, parse_condition
-from generator.compile.conditions.parser import MAX_DEPTH
+from mu.generator.compile.conditions import ConditionProblem, parse_condition
+from mu.generator.compile.conditions.parser import MAX_DEPTH
 
 
 def problem(text: str) -> ConditionProblem:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from generator.compile.conditions import ConditionProblem, TypeEnv, check_condition, parse_condition
-from generator.compile.model import FieldDef
+from mu.generator.compile.conditions import (
+    ConditionProblem,
+    TypeEnv,
+    check_condition,
+    parse_condition,
+)
+from mu.generator.compile.model import FieldDef
 
 WELL_TYPED = [
     # numbers, mixing decimal and integer, all six operators
