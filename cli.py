@@ -8,15 +8,18 @@ unreadable input. Every `MuError` is caught and rendered in one place, `_run`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
-from contextlib import closing
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from mu.generator import __version__
 from mu.generator.audit.log import read_log
@@ -31,7 +34,8 @@ from mu.generator.operate.deploy import deploy, rollback_deploy
 from mu.generator.operate.diagnose import diagnose
 from mu.generator.operate.diagnose import write_case as write_golden_case
 from mu.generator.operate.upgrade import upgrade_check
-from mu.generator.paths import output_file
+from mu.generator.paths import enclosing_repository, output_file
+from mu.generator.progress import Progress, Step, silent
 from mu.generator.provenance.approvals import approve
 from mu.generator.provenance.keys import generate_keypair, keygen_passphrase
 from mu.generator.provenance.overrides import approve_override
@@ -49,6 +53,11 @@ from mu.generator.provenance.trustinit import init_root, migrate
 from mu.generator.provenance.trustroot import ROLES, Role
 from mu.generator.provenance.verify_receipt import verify_receipt
 from mu.generator.reports import tables
+from mu.generator.reports.auditreport import audit_report
+from mu.generator.reports.diff import GITHUB_COMMENT_LIMIT, diff_markdown, truncate_markdown
+from mu.generator.reports.html import audit_html
+from mu.generator.reports.junit import junit_xml
+from mu.generator.reports.vocabulary import load_vocabulary, vocabulary_html
 from mu.generator.review.diff import diff_specs
 from mu.generator.review.rollback import rollback
 from mu.generator.review.sides import verify_receipt_sides
@@ -119,6 +128,79 @@ def _fail(fmt: str, exc: MuError) -> ExitCode:
     return exc.code
 
 
+# What the status line says as each step begins; the steps it does not name keep
+# the line as it was (they are quick).
+_PROGRESS_TEXT = {
+    "load": "loading the ontology…",
+    "validate": "validating {total:,} controls…",
+    "conditions": "compiling conditions…",
+    "lower": "generating…",
+    "golden": "golden cases {done:,}/{total:,}…",
+    "determinism": "determinism re-check (a second compile in a fresh process)…",
+}
+
+
+def _progress_text(step: Step) -> str | None:
+    template = _PROGRESS_TEXT.get(step.stage)
+    if template is None or ("{total" in template and step.total is None):
+        return None
+    return "mu: " + template.format(done=step.done, total=step.total)
+
+
+class _StatusLine:
+    """Progress on a terminal: one line on standard error, redrawn in place and erased
+    when the work ends, so none of it stays among the results or reaches a pipe."""
+
+    INTERVAL = 0.1  # seconds between redraws of a count: a terminal is slow to scroll
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = ""
+        self.drawn_at = 0.0
+
+    def __call__(self, step: Step, /) -> None:
+        text = _progress_text(step)
+        if text is None or text == self.shown:
+            return
+        now = time.monotonic()
+        between = step.total is not None and 0 < step.done < step.total
+        if between and now - self.drawn_at < self.INTERVAL:
+            return
+        self.shown, self.drawn_at = text, now
+        # `color=True`: the stream is a terminal, and the erase code must reach it.
+        click.echo(f"\r\x1b[K{text}", file=self.stream, nl=False, color=True)
+
+    def close(self) -> None:
+        """Erase the status line (before the result or an error is printed)."""
+        if self.shown:
+            click.echo("\r\x1b[K", file=self.stream, nl=False, color=True)
+            self.shown = ""
+
+
+def _terminal_stderr() -> TextIO | None:
+    """Standard error when it is a terminal, the only place progress is shown."""
+    stream = sys.stderr
+    return stream if stream.isatty() else None
+
+
+def _progress() -> AbstractContextManager[Progress]:
+    """A status line for long work on a terminal's standard error, else `silent`."""
+    return _progress_on(_terminal_stderr())
+
+
+@contextmanager
+def _progress_on(stream: TextIO | None) -> Iterator[Progress]:
+    """A `_StatusLine` on `stream`, erased at the end; `silent` when there is no stream."""
+    if stream is None:
+        yield silent
+        return
+    line = _StatusLine(stream)
+    try:
+        yield line
+    finally:
+        line.close()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mu")
 @click.option(
@@ -144,7 +226,8 @@ def validate(ctx: click.Context, input_dir: Path | None, fmt: str) -> None:
     ontology_dir = input_dir or layout.ontology
 
     def body() -> ExitCode:
-        checked = validate_directory(ontology_dir)
+        with _progress() as progress:
+            checked = validate_directory(ontology_dir, progress)
         result = tables.Validation(checked, layout.shown(ontology_dir))
         return _show(fmt, tables.VALIDATION, result, ok=checked.report.conforms)
 
@@ -164,7 +247,14 @@ def generate_cmd(
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        result = generate(input_dir or layout.ontology, output, layout=layout, check_only=check)
+        with _progress() as progress:
+            result = generate(
+                input_dir or layout.ontology,
+                output,
+                layout=layout,
+                check_only=check,
+                progress=progress,
+            )
         ok = result.diff.clean or not check
         return _show(fmt, tables.GENERATE, tables.Generated(result, check), ok=ok)
 
@@ -178,6 +268,11 @@ def generate_cmd(
 @click.option("--scenario", help="Run only the case with this id (shell patterns allowed).")
 @click.option("--min-coverage", type=float, default=0.0, help="Fail below this coverage (%).")
 @click.option("--verbose", "-v", is_flag=True, help="List passing cases too.")
+@click.option(
+    "--junit",
+    metavar="FILE",
+    help="Also write the run as JUnit XML to FILE (one suite per transaction type).",
+)
 @click.option("--format", "fmt", type=_formats(tables.GOLDEN), default="text")
 @click.pass_context
 def test_cmd(
@@ -188,6 +283,7 @@ def test_cmd(
     scenario: str | None,
     min_coverage: float,
     verbose: bool,
+    junit: str | None,
     fmt: str,
 ) -> None:
     """Run the golden cases against A and report per-control coverage."""
@@ -195,9 +291,15 @@ def test_cmd(
     del golden_suite  # the runbooks' spelling; running the suite is the default
 
     def body() -> ExitCode:
+        # Checked first: a path mu may not write to fails before any case runs.
+        junit_path = output_file(layout, junit, what="the JUnit report") if junit else None
         module = load_enforcers(enforcers_dir or layout.enforcers)
         suite = load_suite(golden_dir or layout.golden)
-        report = run_suite(module, suite, select(suite, scenario))
+        cases = select(suite, scenario)
+        with _progress() as progress:
+            report = run_suite(module, suite, cases, progress)
+        if junit_path is not None:
+            write_file_atomic(junit_path, junit_xml(report, cases))
         ok = report.ok and report.coverage_percent >= min_coverage
         return _show(fmt, tables.GOLDEN, tables.GoldenRun(report, verbose), ok=ok)
 
@@ -321,14 +423,20 @@ def build_cmd(ctx: click.Context, sign_key: Path | None, fmt: str) -> None:
 
     def body() -> ExitCode:
         signer = resolve_signer(layout, sign_key) if sign_key is not None else None
-        result = build(layout, signer)
+        with _progress() as progress:
+            result = build(layout, signer, progress=progress)
         return _show(fmt, tables.BUILD, result, ok=result.ok)
 
     _run(fmt, body)
 
 
 @cli.command("keygen")
-@click.option("--out", required=True, help="Where the private key goes (outside the repository).")
+@click.option(
+    "--out",
+    required=True,
+    help="Where the private key goes: anywhere outside a policy repository (a directory "
+    "holding ontology/, golden/ or receipts/, or the one `--root` names).",
+)
 @click.option(
     "--passphrase-env",
     metavar="VAR",
@@ -343,9 +451,12 @@ def keygen_cmd(ctx: click.Context, out: str, passphrase_env: str | None) -> None
     def body() -> ExitCode:
         passphrase = keygen_passphrase(passphrase_env)
         path = output_file(layout, out, what="a private key")
-        pair = generate_keypair(path, passphrase, repo_root=layout.root.resolve())
-        if pair.warning:
-            click.echo(f"warning: {pair.warning}", err=True)
+        # The current directory is a repository only if it looks like one; `--root` is
+        # one because the user said so.
+        root_given = ctx.find_root().get_parameter_source("root") is not ParameterSource.DEFAULT
+        repository = enclosing_repository(path, layout.root if root_given else None)
+        pair = generate_keypair(path, passphrase, repo_root=repository)
+        _warn(pair.warning)
         return _show("text", tables.KEYPAIR, pair)
 
     _run("text", body)
@@ -700,6 +811,41 @@ def verify_cmd(
     _run(fmt, body)
 
 
+@cli.command("report")
+@click.option("--out", required=True, help="Where the HTML audit report goes (e.g. audit.html).")
+@click.option("--replay", "with_replay", is_flag=True, help="Also replay every receipt.")
+@click.option(
+    "--deployed",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also compare this deployed package with a fresh build (drift).",
+)
+@_PIN
+@click.pass_context
+def report_cmd(
+    ctx: click.Context,
+    out: str,
+    with_replay: bool,
+    deployed: Path | None,
+    trust_root: str | None,
+) -> None:
+    """A self-contained HTML audit report of the chain; written even when a check fails
+    (the report shows the failure), and then the exit code is 1."""
+    layout = _layout(ctx)
+
+    def body() -> ExitCode:
+        path = output_file(layout, out, what="the audit report")
+        report = audit_report(
+            layout, replay=with_replay, deployed=deployed, trust_root=trust_root
+        )
+        write_file_atomic(path, audit_html(report).encode("utf-8"))
+        _warn(report.warning)
+        verdict = "every check passed" if report.ok else "a check FAILED (see the report)"
+        click.echo(f"wrote {out}: {len(report.links)} chain link(s); {verdict}")
+        return ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
+
+    _run("text", body)
+
+
 @cli.command("upgrade-check")
 @click.option("--deployed", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -808,7 +954,12 @@ def deploy_cmd(
             result = deploy(
                 layout, receipt, target, public_key_path=public_key, trust_root=trust_root
             )
-        _warn(result.trust_warning)
+        for warning in (result.trust_warning, *result.warnings):
+            _warn(warning)
+        if fmt == "text":
+            # The text renderer lists the warnings with the result, on standard output;
+            # they went to standard error above. Machine formats keep them as data.
+            result = dataclasses.replace(result, warnings=())
         return _show(fmt, tables.DEPLOY, result)
 
     _run(fmt, body)
@@ -824,6 +975,18 @@ def deploy_cmd(
 )
 @_PIN
 @click.option("--format", "fmt", type=_formats(tables.DIFF), default="text")
+@click.option(
+    "--max-chars",
+    type=click.IntRange(min=1000),
+    help="Markdown only: cut the report at a line so it holds at most this many characters "
+    "(a pull request comment; GitHub's limit is 65536), with a note where the rest is.",
+)
+@click.option(
+    "--full-report-url",
+    metavar="URL",
+    help="Markdown only: where the whole report is (e.g. the CI run's artifacts), linked "
+    "from the note of a cut report (without --max-chars, cut at GitHub's limit).",
+)
 @click.pass_context
 def diff_cmd(
     ctx: click.Context,
@@ -832,17 +995,49 @@ def diff_cmd(
     max_blast_radius: float | None,
     trust_root: str | None,
     fmt: str,
+    max_chars: int | None,
+    full_report_url: str | None,
 ) -> None:
     """What changes from OLD to NEW (git refs, ontology dirs or receipts): per control,
     per enforcer module, per golden decision, and the blast radius."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
+        if (max_chars is not None or full_report_url is not None) and fmt != "markdown":
+            raise InputError(
+                "`--max-chars` and `--full-report-url` apply to `--format markdown` only",
+                hint="add `--format markdown`, or leave both out",
+            )
         _warn(verify_receipt_sides(layout, (old, new), trust_root=trust_root))
         report = diff_specs(old, new, layout, max_blast_radius=max_blast_radius)
-        return _show(fmt, tables.DIFF, report, ok=report.ok)
+        if max_chars is None and full_report_url is None:
+            return _show(fmt, tables.DIFF, report, ok=report.ok)
+        limit = GITHUB_COMMENT_LIMIT if max_chars is None else max_chars
+        comment = truncate_markdown(diff_markdown(report), limit, full_report_url)
+        click.echo(comment, nl=False)
+        return ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
 
     _run(fmt, body)
+
+
+@cli.command("vocabulary")
+@click.option("--out", required=True, help="The HTML file to write, e.g. docs/vocabulary.html.")
+@click.pass_context
+def vocabulary_cmd(ctx: click.Context, out: str) -> None:
+    """The mu: vocabulary (SPEC §3) as one self-contained HTML page."""
+    layout = _layout(ctx)
+
+    def body() -> ExitCode:
+        path = output_file(layout, out, what="the vocabulary page")
+        vocabulary = load_vocabulary()
+        write_file_atomic(path, vocabulary_html(vocabulary).encode("utf-8"))
+        click.echo(
+            f"ok: wrote `{out}` ({len(vocabulary.classes)} classes, "
+            f"{len(vocabulary.properties)} properties)"
+        )
+        return ExitCode.OK
+
+    _run("text", body)
 
 
 @cli.command("approve")

@@ -27,6 +27,8 @@ from mu.generator.layout import Layout
 
 # The repository's own data and history: mu never writes there on request.
 PROTECTED = (".git", "ontology", "golden", "receipts")
+# A directory holding any of these is a policy repository (`is_policy_repository`).
+REPOSITORY_DATA = ("ontology", "golden", "receipts")
 MANIFEST = "MANIFEST.json"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HINT = "write somewhere else: a new directory, or one that mu generated before"
@@ -184,6 +186,30 @@ def deploy_target(layout: Layout, raw: str | Path) -> Path:
             hint=_HINT,
         )
     return absolute
+
+
+def is_policy_repository(directory: Path) -> bool:
+    """Whether `directory` is a policy repository: it holds `ontology/`, `golden/` or
+    `receipts/`, the organisation's data (SPEC §2).
+
+    The current directory alone does not make one: `cd ~ && mu keygen --out
+    ~/keys/k.pem` must not treat the home directory as a repository.
+    """
+    return any((directory / name).is_dir() for name in REPOSITORY_DATA)
+
+
+def enclosing_repository(path: Path, declared: Path | None = None) -> Path | None:
+    """The policy repository a file written at `path` would land in, or None.
+
+    `declared` is a repository the user named (`mu --root DIR`): it counts
+    whatever it holds. Otherwise the nearest directory above `path` that
+    `is_policy_repository`. Symlinks are resolved, so the file is judged by
+    where its bytes would go.
+    """
+    resolved = path.resolve()
+    if declared is not None and resolved.is_relative_to(declared.resolve()):
+        return declared.resolve()
+    return next((d for d in resolved.parents if is_policy_repository(d)), None)
 
 
 def inside_repository(layout: Layout, path: Path) -> Path:

@@ -29,6 +29,7 @@ from mu.generator.errors import InputError
 from mu.generator.files import StagedTree
 from mu.generator.layout import Layout
 from mu.generator.paths import inside_repository
+from mu.generator.progress import Progress, silent
 from mu.generator.provenance.approvals import made_under
 from mu.generator.provenance.identity import GeneratorId, this_generator
 from mu.generator.provenance.predicates import ReceiptPredicate
@@ -103,9 +104,9 @@ def _store(write: Callable[[], Path], what: str) -> Path:
         ) from exc
 
 
-def development_build(layout: Layout) -> BuildResult:
+def development_build(layout: Layout, progress: Progress = silent) -> BuildResult:
     """Every gate but approvals; `enforcers/` written when they pass; nothing signed."""
-    run = run_gates(layout)
+    run = run_gates(layout, progress=progress)
     if run.ok:
         assert run.compiled is not None
         with StagedTree(layout.enforcers, run.compiled.files) as staged:
@@ -114,13 +115,17 @@ def development_build(layout: Layout) -> BuildResult:
 
 
 def build(
-    layout: Layout, signer: Signer | None, generator: GeneratorId | None = None
+    layout: Layout,
+    signer: Signer | None,
+    generator: GeneratorId | None = None,
+    progress: Progress = silent,
 ) -> BuildResult:
     """Run every gate; on success write A, the snapshot and the next receipt of the chain.
 
     `signer` None is a development build (`development_build`). Otherwise the
     key must hold `release` in the newest trust-root version (`CheckFailed`, or
     `NoTrustRoot`, before any gate runs), and the root's policy is enforced.
+    `progress` hears each stage of the gates (it changes nothing built).
 
     All or nothing, in an order that never leaves `enforcers/` newer than the
     chain: A is staged (written and fsynced, not yet visible), the snapshot and
@@ -130,11 +135,11 @@ def build(
     swaps A in without a new link.
     """
     if signer is None:
-        return development_build(layout)
+        return development_build(layout, progress)
     release = release_signer(layout, signer)
     generator = generator or this_generator()
     parent = newest(layout.receipts)
-    run, waiver = apply_override(layout, release, run_gates(layout), generator)
+    run, waiver = apply_override(layout, release, run_gates(layout, progress=progress), generator)
     policy = enforce(layout, release, run, generator, waiver)
     inside_repository(layout, layout.receipts)
     made = made_under(release.root)

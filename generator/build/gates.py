@@ -23,6 +23,7 @@ from mu.generator.compile.pipeline import Compiled, ValidationFailed, compile_on
 from mu.generator.compile.validate import ValidationReport, ViolationKey
 from mu.generator.files import compare_trees, read_tree, write_tree_atomic
 from mu.generator.layout import Layout
+from mu.generator.progress import Progress, Step, silent
 from mu.generator.provenance.verdict import Check
 from mu.generator.run.enforcers import load_enforcers
 from mu.generator.run.golden import GoldenReport, load_suite, run_suite
@@ -57,13 +58,15 @@ class GateRun:
         return self.compiled is None and self.validation is not None
 
 
-def run_golden(files: dict[str, bytes], golden_dir: Path) -> GoldenReport:
+def run_golden(
+    files: dict[str, bytes], golden_dir: Path, progress: Progress = silent
+) -> GoldenReport:
     """Write `files` to a scratch directory, import it, and run the whole suite."""
     suite = load_suite(golden_dir)
     with tempfile.TemporaryDirectory(prefix="mu-golden-") as scratch:
         target = Path(scratch) / "enforcers"
         write_tree_atomic(target, files)
-        return run_suite(load_enforcers(target), suite, suite.cases)
+        return run_suite(load_enforcers(target), suite, suite.cases, progress)
 
 
 def _second_compile(
@@ -121,8 +124,13 @@ class ShapeAtFocus(Protocol):
     def focus(self) -> str: ...
 
 
-def run_gates(layout: Layout, *, waived: Iterable[ShapeAtFocus] = frozenset()) -> GateRun:
-    """Validate, compile, test and re-check determinism; write nothing.
+def run_gates(
+    layout: Layout,
+    *,
+    waived: Iterable[ShapeAtFocus] = frozenset(),
+    progress: Progress = silent,
+) -> GateRun:
+    """Validate, compile, test and re-check determinism; write nothing; tell `progress`.
 
     `waived` names violations of the organisation's shapes that a verified
     override lets through (`generator.build.policy`, or a replay from what the
@@ -131,7 +139,7 @@ def run_gates(layout: Layout, *, waived: Iterable[ShapeAtFocus] = frozenset()) -
     """
     keys = frozenset(ViolationKey(k.shape, k.focus) for k in waived)
     try:
-        compiled = compile_ontology(layout.ontology, waived=keys)
+        compiled = compile_ontology(layout.ontology, waived=keys, progress=progress)
     except ValidationFailed as exc:
         count = len(exc.report.violations)
         gate = Check("ontology", "FAIL", f"{count} violation(s)")
@@ -141,9 +149,10 @@ def run_gates(layout: Layout, *, waived: Iterable[ShapeAtFocus] = frozenset()) -
     if compiled.waived:
         detail = f"O ⊨ Σ but for {len(compiled.waived)} waived violation(s) ({controls} controls)"
     gates = [Check("ontology", "PASS", detail)]
-    golden = run_golden(compiled.files, layout.golden)
+    golden = run_golden(compiled.files, layout.golden, progress)
     detail = f"{golden.passed}/{golden.total} cases, coverage {golden.coverage_percent:.0f}%"
     gates.append(Check.of("golden", golden.ok, detail))
+    progress(Step("determinism"))
     gates.append(determinism_check(layout.ontology, compiled, keys))
     return GateRun(
         tuple(gates),

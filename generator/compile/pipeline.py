@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from rdflib import URIRef
+from rdflib import RDF, URIRef
 
 from mu.generator.compile.digest import semantic_digest
-from mu.generator.compile.extract import extract_ontology
+from mu.generator.compile.extract import KIND_OF_CLASS, extract_ontology
 from mu.generator.compile.ir import PackageIR
 from mu.generator.compile.load import LoadedOntology, SourceFile, load_ontology
 from mu.generator.compile.lower import CompiledConditions, compile_conditions, lower
@@ -38,6 +38,7 @@ from mu.generator.errors import CheckFailed, Location, MuError, Problem
 from mu.generator.files import TreeDiff, compare_trees, read_tree, write_tree_atomic
 from mu.generator.layout import Layout
 from mu.generator.paths import output_directory
+from mu.generator.progress import Progress, Step, silent
 
 T = TypeVar("T")
 CONDITION_SHAPE = {"syntax": "mu:ConditionSyntax", "type": "mu:ConditionType"}
@@ -277,11 +278,20 @@ EMIT_STAGES: tuple[Stage, ...] = (
 STAGES: tuple[Stage, ...] = CHECK_STAGES + EMIT_STAGES
 
 
-def run_stages(stages: tuple[Stage, ...], unit: Unit) -> Unit:
-    """Run `stages` in order on `unit`."""
+def run_stages(stages: tuple[Stage, ...], unit: Unit, progress: Progress = silent) -> Unit:
+    """Run `stages` in order on `unit`, telling `progress` as each begins."""
     for stage in stages:
+        total = _control_count(unit.loaded) if stage.name == "validate" else None
+        progress(Step(stage.name, total=total))
         unit = stage.run(unit)
     return unit
+
+
+def _control_count(loaded: LoadedOntology | None) -> int | None:
+    """How many controls O declares, for progress only (the model is not extracted yet)."""
+    if loaded is None:
+        return None
+    return sum(len(set(loaded.data.subjects(RDF.type, cls))) for cls in KIND_OF_CLASS)
 
 
 def _checked(unit: Unit) -> Checked:
@@ -296,9 +306,9 @@ def check(loaded: LoadedOntology) -> Checked:
     return _checked(run_stages(CHECK_STAGES[1:], unit))
 
 
-def validate_directory(ontology_dir: Path) -> Checked:
+def validate_directory(ontology_dir: Path, progress: Progress = silent) -> Checked:
     """The checking stages, for `mu validate`."""
-    return _checked(run_stages(CHECK_STAGES, Unit(ontology_dir)))
+    return _checked(run_stages(CHECK_STAGES, Unit(ontology_dir), progress))
 
 
 def waivable(v: Violation, waived: frozenset[ViolationKey]) -> bool:
@@ -312,6 +322,7 @@ def compile_ontology(
     *,
     shown: str | None = None,
     waived: frozenset[ViolationKey] = frozenset(),
+    progress: Progress = silent,
 ) -> Compiled:
     """Every stage up to rendered files; raises `ValidationFailed` unless O ⊨ Σ.
 
@@ -323,7 +334,7 @@ def compile_ontology(
     decide whether that matters. `ValidationFailed.digest` is the attempted
     ontology's semantic digest, the one an override binds.
     """
-    unit = run_stages(CHECK_STAGES, Unit(ontology_dir))
+    unit = run_stages(CHECK_STAGES, Unit(ontology_dir), progress)
     loaded, report = _need(unit.loaded, "loaded"), _need(unit.report, "report")
     blocking = [v for v in report.violations if not waivable(v, waived)]
     ontology, conditions = unit.ontology, unit.conditions
@@ -343,7 +354,7 @@ def compile_ontology(
             digest=semantic_digest(loaded.sources),
         )
     checked = Checked(loaded, report, ontology, conditions)
-    unit = run_stages(EMIT_STAGES, unit)
+    unit = run_stages(EMIT_STAGES, unit, progress)
     return Compiled(
         checked=checked,
         ontology=ontology,
@@ -370,6 +381,7 @@ def generate(
     *,
     layout: Layout,
     check_only: bool = False,
+    progress: Progress = silent,
 ) -> GenerateResult:
     """Compile and write A atomically; with `check_only`, write nothing and compare.
 
@@ -377,7 +389,7 @@ def generate(
     first checked by the path policy (`generator.paths.output_directory`).
     """
     target = layout.enforcers if output is None else output_directory(layout, output)
-    compiled = compile_ontology(ontology_dir, shown=layout.shown(ontology_dir))
+    compiled = compile_ontology(ontology_dir, shown=layout.shown(ontology_dir), progress=progress)
     diff = compare_trees(compiled.files, read_tree(target))
     if check_only:
         return GenerateResult(target, compiled, diff, written=False)

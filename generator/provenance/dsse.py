@@ -35,11 +35,22 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
 # mu signs with one key, a trust-root quorum with a few; thousands would only cost time.
 MAX_SIGNATURES = 64
+# A signature whose keyid names no trusted key is tried with every trusted key (the keyid
+# is an unauthenticated hint, DSSE). A real envelope needs a few such trials; past this
+# many per envelope it is hostile, and its remaining signatures are left uncounted, so
+# verification stays linear however many signatures and trusted keys meet.
+MAX_KEY_TRIALS = 1024
 # `payloadType` and `keyid` are printed in reports: short, and no control characters.
 _LABEL = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,256}")
+# DSSE: `keyid` is optional, and unset means set-but-empty (cosign writes "").
+_KEYID = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{0,256}")
+_ED25519_SIGNATURE_BYTES = 64
+# How a message names a signature that carries an empty keyid.
+NO_KEYID = "(no keyid)"
 
 _ENVELOPE_FIELDS = frozenset({"payloadType", "payload", "signatures"})
 _SIGNATURE_FIELDS = frozenset({"keyid", "sig"})
+_REQUIRED_SIGNATURE_FIELDS = frozenset({"sig"})
 _HINT = "restore the envelope from its original copy; envelopes are never edited by hand"
 
 
@@ -64,7 +75,8 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Signature:
-    """One signature of an envelope: who signed (`keyid`) and the raw Ed25519 bytes."""
+    """One signature of an envelope: who it says signed (`keyid`, an unauthenticated
+    hint, possibly empty) and the raw Ed25519 bytes."""
 
     keyid: str
     sig: bytes
@@ -151,27 +163,91 @@ def read_envelope_file(
     return Envelope.from_json(data, str(path), unsigned_ok=unsigned_ok)
 
 
+@dataclass(frozen=True)
+class SignatureMatch:
+    """Which trusted key each signature of an envelope verifies with.
+
+    `keyids[i]` is the canonical keyid (a key of the trusted mapping) that
+    signature `i` counts for, or None when it counts for none: it verifies with
+    no trusted key, its key already counted, or it was past a cap.
+    """
+
+    keyids: tuple[str | None, ...]
+
+    @property
+    def verified(self) -> tuple[str, ...]:
+        """The trusted keyids whose signature verifies, sorted, each once."""
+        return tuple(sorted(k for k in self.keyids if k is not None))
+
+
+def match_signatures(
+    envelope: Envelope, public_keys: Mapping[str, Ed25519PublicKey]
+) -> SignatureMatch:
+    """Match each signature of `envelope` to the trusted key (of `public_keys`) it verifies with.
+
+    The keyid a signature carries is a hint (DSSE: unauthenticated, maybe empty,
+    maybe another tool's way of naming the key): a key it names is tried first,
+    then every other trusted key in keyid order. A signature counts for at most
+    one key and a key at most once, however many signatures carry it under
+    however many keyids, so no quorum is reached by repeating one signature.
+    Deterministic: the same envelope and keys always give the same match.
+    """
+    message = pae(envelope.payload_type, envelope.payload)
+    # An envelope read from a file has at most MAX_SIGNATURES; one built in code is capped too.
+    signatures = envelope.signatures[:MAX_SIGNATURES]
+    matched: list[str | None] = [None] * len(envelope.signatures)
+    used: set[str] = set()
+    # First every signature by the key its keyid names: one verification each, so the
+    # envelopes mu signs cost what they always did.
+    for index, signature in enumerate(signatures):
+        key = public_keys.get(signature.keyid)
+        if key is not None and signature.keyid not in used and _verifies(key, signature, message):
+            matched[index] = signature.keyid
+            used.add(signature.keyid)
+    # Then the rest against every key not yet counted, within a budget of trials.
+    order = sorted(public_keys)
+    trials = 0
+    for index, signature in enumerate(signatures):
+        if matched[index] is not None or len(signature.sig) != _ED25519_SIGNATURE_BYTES:
+            continue
+        for keyid in order:
+            if keyid in used or keyid == signature.keyid:  # counted, or tried above
+                continue
+            if trials == MAX_KEY_TRIALS:
+                return SignatureMatch(tuple(matched))
+            trials += 1
+            if _verifies(public_keys[keyid], signature, message):
+                matched[index] = keyid
+                used.add(keyid)
+                break
+    return SignatureMatch(tuple(matched))
+
+
 def verify_signatures(
     envelope: Envelope, public_keys: Mapping[str, Ed25519PublicKey]
 ) -> tuple[str, ...]:
-    """The keyids (sorted, each once) whose signature on `envelope` verifies.
+    """The keyids of `public_keys` (sorted, each once) whose signature on `envelope` verifies.
 
-    A signature by an unknown keyid, or one that does not verify, is simply
-    not counted: deciding whether enough keys signed is the caller's policy,
-    so this never raises for a bad signature.
+    Whatever keyid a signature carries, see `match_signatures`. A signature by
+    an untrusted key, or one that does not verify, is simply not counted:
+    deciding whether enough keys signed is the caller's policy, so this never
+    raises for a bad signature.
     """
-    message = pae(envelope.payload_type, envelope.payload)
-    verified: set[str] = set()
-    for signature in envelope.signatures:
-        key = public_keys.get(signature.keyid)
-        if key is None or signature.keyid in verified:
-            continue
-        try:
-            key.verify(signature.sig, message)
-        except InvalidSignature:
-            continue
-        verified.add(signature.keyid)
-    return tuple(sorted(verified))
+    return match_signatures(envelope, public_keys).verified
+
+
+def hint(signature: Signature) -> str:
+    """The keyid a signature claims, for a message: its first 12 characters (escaped
+    printable), or `NO_KEYID` when it names none."""
+    return preview(signature.keyid, 12).removesuffix("…") if signature.keyid else NO_KEYID
+
+
+def _verifies(key: Ed25519PublicKey, signature: Signature, message: bytes) -> bool:
+    try:
+        key.verify(signature.sig, message)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def _b64(data: bytes) -> str:
@@ -224,17 +300,17 @@ def _signature(entry: object, source: str, index: int) -> Signature:
     where = f"signature {index}"
     if not isinstance(entry, dict):
         raise _bad(source, f"has {where} that is {_json_type(entry)}, not an object")
-    missing = sorted(_SIGNATURE_FIELDS - entry.keys())
+    missing = sorted(_REQUIRED_SIGNATURE_FIELDS - entry.keys())
     if missing:
         raise _bad(source, f"has {where} with no {_field_list(missing)} field")
     extra = sorted(entry.keys() - _SIGNATURE_FIELDS)
     if extra:
         raise _bad(source, f"has {where} with unexpected field {_field_list(extra)}")
-    keyid = entry["keyid"]
+    keyid = entry.get("keyid", "")
     if not isinstance(keyid, str):
         raise _bad(source, f"has {where} whose `keyid` is {_json_type(keyid)}, not a string")
-    if not _LABEL.fullmatch(keyid):
-        raise _bad(source, f"has {where} whose `keyid` is not 1 to 256 printable characters")
+    if not _KEYID.fullmatch(keyid):
+        raise _bad(source, f"has {where} whose `keyid` is not up to 256 printable characters")
     return Signature(keyid=keyid, sig=_b64decode(entry["sig"], source, f"{where} `sig`"))
 
 

@@ -30,8 +30,8 @@ from mu.generator.gitexec import git
 PASSPHRASE_ENV = "MU_KEY_PASSPHRASE"
 _KEYGEN_HINT = "create an Ed25519 key pair with `mu keygen --out PATH`"
 _OUTSIDE_HINT = (
-    "keep private keys outside the repository (for example under `~/.config/mu/`), "
-    "or git-ignore the path"
+    "keep private keys outside the repository (a directory holding `ontology/`, `golden/` "
+    "or `receipts/` is one), for example under `~/.config/mu/`, or git-ignore the path"
 )
 _WRITABLE_HINT = "choose a path in a directory you can write to"
 _DEV_KEY_HINT = "set `XDG_CONFIG_HOME` to a writable directory, or pass `--sign-key`"

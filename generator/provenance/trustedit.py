@@ -20,7 +20,13 @@ from mu.generator.errors import CheckFailed, InputError
 from mu.generator.files import write_file_atomic
 from mu.generator.layout import Layout
 from mu.generator.paths import inside_repository
-from mu.generator.provenance.dsse import PAYLOAD_TYPE, Envelope, read_envelope_file, sign
+from mu.generator.provenance.dsse import (
+    PAYLOAD_TYPE,
+    Envelope,
+    match_signatures,
+    read_envelope_file,
+    sign,
+)
 from mu.generator.provenance.keys import keyid_of, load_public_key, public_pem
 from mu.generator.provenance.legacytrust import default_name
 from mu.generator.provenance.receipt import RECEIPT_NAME, chain_paths, store
@@ -98,7 +104,13 @@ def checked(metadata: RootMetadata) -> RootMetadata:
 def merge_signature(envelope: Envelope, signer: Signer) -> Envelope:
     """`envelope` with `signer`'s signature added (one per key, sorted by keyid)."""
     new = sign(PAYLOAD_TYPE, envelope.payload, signer.key).signatures[0]
-    kept = tuple(s for s in envelope.signatures if s.keyid != new.keyid)
+    # The signer's earlier signature is replaced whatever keyid another tool gave it.
+    mine = match_signatures(envelope, {signer.keyid: signer.key.public_key()})
+    kept = tuple(
+        s
+        for s, k in zip(envelope.signatures, mine.keyids, strict=True)
+        if k is None and s.keyid != new.keyid
+    )
     return dataclasses.replace(
         envelope, signatures=tuple(sorted((*kept, new), key=lambda s: s.keyid))
     )

@@ -40,7 +40,7 @@ from mu.generator.jsonshape import (
     add_problem,
     record,
 )
-from mu.generator.provenance.dsse import Envelope, verify_signatures
+from mu.generator.provenance.dsse import NO_KEYID, Envelope, hint, match_signatures
 from mu.generator.provenance.keys import keyid_of, public_pem
 from mu.generator.provenance.statement import STATEMENT_TYPE, describe
 
@@ -279,7 +279,7 @@ class Quorum:
     identities: tuple[str, ...]  # distinct identities of the role whose signature verifies
     keyids: tuple[str, ...]  # the keys of the role whose signature verifies
     others: tuple[str, ...]  # verifying keys of this version outside the role
-    unknown: tuple[str, ...]  # keyids of signatures this version does not know
+    unknown: tuple[str, ...]  # claimed keyids (`hint`) of signatures no key of this version made
 
     @property
     def ok(self) -> bool:
@@ -300,17 +300,25 @@ class Quorum:
             )
             text += f"; {held}"
         if self.unknown:
-            text += "; untrusted key " + ", ".join(f"`{k[:12]}`" for k in self.unknown)
+            text += "; untrusted key " + ", ".join(
+                k if k == NO_KEYID else f"`{k}`" for k in self.unknown
+            )
         return text
 
 
 def quorum(envelope: Envelope, root: RootMetadata, role: Role) -> Quorum:
-    """Count the distinct identities of `role` in `root` whose signature on `envelope` verifies."""
+    """Count the distinct identities of `role` in `root` whose signature on `envelope` verifies.
+
+    Keys are matched whatever keyid a signature carries (`match_signatures`), and
+    named by their canonical keyid; a signature that verifies with no key of
+    `root` is `unknown`, named by the keyid it claims.
+    """
     in_role = root.keys_for(role)
-    verified = verify_signatures(envelope, root.all_keys())
+    match = match_signatures(envelope, root.all_keys())
+    verified = match.verified
     keyids = tuple(k for k in verified if k in in_role)
     identities = tuple(sorted({n for k in keyids if (n := root.identity_of(k)) is not None}))
-    signed = sorted({s.keyid for s in envelope.signatures})
+    unmatched = (s for s, k in zip(envelope.signatures, match.keyids, strict=True) if k is None)
     return Quorum(
         role=role,
         version=root.version,
@@ -318,7 +326,7 @@ def quorum(envelope: Envelope, root: RootMetadata, role: Role) -> Quorum:
         identities=identities,
         keyids=keyids,
         others=tuple(k for k in verified if k not in in_role),
-        unknown=tuple(k for k in signed if root.identity_of(k) is None),
+        unknown=tuple(sorted({hint(s) for s in unmatched if root.identity_of(s.keyid) is None})),
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mu.generator.provenance.claims import MadeUnder
-from mu.generator.provenance.dsse import Envelope, verify_signatures
+from mu.generator.provenance.dsse import Envelope, hint, match_signatures, verify_signatures
 from mu.generator.provenance.keys import keyid_of
 from mu.generator.provenance.kinds import KIND_NAMES
 from mu.generator.provenance.receipt import RECEIPT_TYPE, StoredReceipt
@@ -179,7 +179,6 @@ def signature_check(
     metadata = root.metadata
     known = metadata.all_keys()
     verified = verify_signatures(envelope, known)
-    signed = sorted({s.keyid for s in envelope.signatures})
     if public_key is not None:
         failure = public_key_failure(envelope, public_key)
         if failure is not None:
@@ -198,12 +197,15 @@ def signature_check(
                 ),
             )
     if not verified:
-        if any(k in known for k in signed):
+        # The keyids are only claims: every key of the version was tried. A claim
+        # naming one of them says which story is likelier, an alteration.
+        if any(s.keyid in known for s in envelope.signatures):
             detail = "the signature does not verify: the payload or signature was altered"
         else:
+            claimed = sorted({hint(s) for s in envelope.signatures})
             detail = (
-                f"signed by key {', '.join(k[:12] for k in signed)}, which trust root "
-                f"version {root.version} does not name: an untrusted key"
+                f"signed by key {', '.join(claimed)}: no key of trust root version "
+                f"{root.version} verifies it (an untrusted key, or an altered payload)"
             )
         return Check("signature", "FAIL", detail)
     named = ", ".join(f"{k[:12]} (`{metadata.identity_of(k)}`)" for k in verified)
@@ -244,21 +246,25 @@ def trust_check(
 def untrusted(
     envelope: Envelope, root: RootVersion, role: Role | None, counted: Iterable[str]
 ) -> tuple[str, ...]:
-    """Every signature that does not count for `role` in `root`, and why, one phrase each."""
+    """Every signature that does not count for `role` in `root`, and why, one phrase each.
+
+    A signature that verifies is named by its key's holder whatever keyid it
+    claims; one that verifies with no key (or whose key already counted) by the
+    keyid it claims.
+    """
     metadata = root.metadata
-    known = metadata.all_keys()
-    verified = set(verify_signatures(envelope, known))
+    match = match_signatures(envelope, metadata.all_keys())
     counted = set(counted)
-    out = []
-    for keyid in sorted({s.keyid for s in envelope.signatures}):
-        if keyid in counted:
+    out = set()
+    for signature, keyid in zip(envelope.signatures, match.keyids, strict=True):
+        if keyid is not None:
+            if keyid not in counted:
+                held = ", ".join(metadata.roles_of(keyid)) or "no role"
+                out.add(f"`{metadata.identity_of(keyid)}` (holds {held}, not {role})")
             continue
-        holder = metadata.identity_of(keyid)
+        holder = metadata.identity_of(signature.keyid)
         if holder is None:
-            out.append(f"untrusted key {keyid[:12]}")
-        elif keyid not in verified:
-            out.append(f"`{holder}` (signature does not verify)")
-        else:
-            held = ", ".join(metadata.roles_of(keyid)) or "no role"
-            out.append(f"`{holder}` (holds {held}, not {role})")
-    return tuple(out)
+            out.add(f"untrusted key {hint(signature)}")
+        elif signature.keyid not in counted:
+            out.add(f"`{holder}` (signature does not verify)")
+    return tuple(sorted(out))

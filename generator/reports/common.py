@@ -1,4 +1,6 @@
-"""Renderers: results and errors → text, JSON or SARIF strings. Pure functions, no I/O.
+"""Renderers: results and errors → text or JSON strings. Pure functions, no I/O.
+
+SARIF has its own module, `generator.reports.sarif`.
 
 `generator.reports.tables` files them by result type and `--format`; `cli.py`
 picks one from there and prints what it returns.
@@ -10,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mu.generator import NAME, __version__
 from mu.generator.build.build import BuildResult
 from mu.generator.compile.pipeline import Checked, GenerateResult
 from mu.generator.compile.validate import ValidationReport, Violation
@@ -21,9 +22,6 @@ from mu.generator.provenance.predicates import ApprovalRef
 from mu.generator.provenance.trustroot import RootVersion
 from mu.generator.review.rollback import RollbackResult
 from mu.generator.run.golden import GoldenReport
-
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-SARIF_LEVEL = {"Violation": "error", "Warning": "warning", "Info": "note"}
 
 
 def to_json(value: Any) -> str:
@@ -113,40 +111,6 @@ def validation_json(report: ValidationReport, prefix: str) -> str:
     """The report as JSON: `conforms` and every result."""
     results = [_violation_dict(v, prefix) for v in report.results]
     return to_json({"conforms": report.conforms, "violations": results})
-
-
-def validation_sarif(report: ValidationReport, prefix: str) -> str:
-    """The report as SARIF 2.1.0, for code-scanning annotations on pull requests."""
-    rules = sorted({v.shape for v in report.results})
-    results = []
-    for v in report.results:
-        result: dict[str, Any] = {
-            "ruleId": v.shape,
-            "level": SARIF_LEVEL.get(v.severity, "error"),
-            "message": {"text": f"{v.focus}: {v.message}"},
-            "locations": [
-                {
-                    "logicalLocations": [{"name": v.focus, "kind": "resource"}],
-                    **(
-                        {"physicalLocation": {"artifactLocation": {"uri": f"{prefix}{v.file}"}}}
-                        if v.file
-                        else {}
-                    ),
-                }
-            ],
-        }
-        results.append(result)
-    run = {
-        "tool": {
-            "driver": {
-                "name": NAME,
-                "version": __version__,
-                "rules": [{"id": r, "name": r} for r in rules],
-            }
-        },
-        "results": results,
-    }
-    return to_json({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]})
 
 
 def checked_summary(checked: Checked) -> str:

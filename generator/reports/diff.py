@@ -2,14 +2,17 @@
 
 Sides are shown as the user named them (never the scratch copies), so the
 output of a given change is byte-for-byte the same on every machine; the
-markdown is meant to be posted as a pull request comment.
+markdown is meant to be posted as a pull request comment, and `truncate_markdown`
+fits it under a comment size limit.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from mu.generator.errors import InputError
 from mu.generator.reports.common import to_json
 from mu.generator.review.diff import (
     DiffReport,
@@ -346,3 +349,55 @@ def diff_markdown(report: DiffReport) -> str:
         state = "✅ within" if report.ok else "❌ exceeds"
         out += ["", f"{state} the limit of {_percent(report.max_blast_radius)}."]
     return "\n".join(out) + "\n"
+
+
+# GitHub refuses a comment body over 65,536 characters.
+GITHUB_COMMENT_LIMIT = 65_536
+# Characters a link target may not hold raw: they would end the link or the line.
+_URL_UNSAFE = re.compile(r"[\s<>()\[\]`]")
+
+
+def _url_md(url: str) -> str:
+    """`url` as a markdown link target; refuses what is not an http(s) address."""
+    if not url.startswith(("https://", "http://")):
+        raise InputError(
+            f"the full report url `{url}` is not an http(s) address",
+            hint="pass the address of the run's artifacts, e.g. "
+            "`$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`",
+        )
+    return _URL_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), url)
+
+
+def truncate_markdown(markdown: str, max_chars: int, full_report_url: str | None = None) -> str:
+    """`markdown` unchanged if it holds at most `max_chars` characters; otherwise its
+    longest prefix of whole lines that, with the `<details>` it opened closed and a note
+    saying where the full report is, fits in `max_chars`."""
+    # The address is checked even when nothing is cut, so a bad one fails on every run.
+    where = (
+        f"[the full report]({_url_md(full_report_url)}) is in this run's artifacts"
+        if full_report_url
+        else "run `mu diff --format markdown` for the full report"
+    )
+    if len(markdown) <= max_chars:
+        return markdown
+    note = (
+        f"\n> ✂️ **Truncated:** this comment shows the first lines of a "
+        f"{len(markdown):,}-character report (the limit is {max_chars:,}); {where}.\n"
+    )
+    budget = max_chars - len(note)
+    if budget < 0:
+        raise InputError(
+            f"`--max-chars {max_chars}` leaves no room for the report",
+            hint=f"allow more characters (GitHub comments hold {GITHUB_COMMENT_LIMIT:,})",
+        )
+    # Cut after a newline, so no table row, code span or tag is split; the note's leading
+    # blank line ends any table the cut leaves open, so it is not read as one of its rows.
+    # A `<details>` the cut leaves open is closed (else it would fold the note away), and
+    # the cut moves up a line while the closing tags do not fit.
+    end = markdown.rfind("\n", 0, budget) + 1
+    while True:
+        kept = markdown[:end]
+        closing = "\n</details>\n" * (kept.count("<details>") - kept.count("</details>"))
+        if len(kept) + len(closing) <= budget:
+            return kept + closing + note
+        end = markdown.rfind("\n", 0, end - 1) + 1

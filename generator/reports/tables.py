@@ -31,7 +31,7 @@ from mu.generator.provenance.keys import KeyPair
 from mu.generator.provenance.trustedit import TrustChange, TrustListing
 from mu.generator.provenance.trustroot import RootVersion
 from mu.generator.provenance.verify_receipt import StatementVerdict
-from mu.generator.reports import actions, audit, common, decisions, diff, operate, trust
+from mu.generator.reports import actions, audit, common, decisions, diff, operate, sarif, trust
 from mu.generator.review.diff import DiffReport
 from mu.generator.review.rollback import RollbackResult
 from mu.generator.run.decide import DecideResult
@@ -145,7 +145,7 @@ def _diagnosed_text(d: Diagnosed) -> str:
 VALIDATION: Table[Validation] = {
     "text": _line(_validation_text),
     "json": _line(lambda v: common.validation_json(v.checked.report, v.prefix)),
-    "sarif": _line(lambda v: common.validation_sarif(v.checked.report, v.prefix)),
+    "sarif": _line(lambda v: sarif.validation_sarif(v.checked, v.prefix)),
 }
 GENERATE: Table[Generated] = {
     "text": _line(lambda g: common.generate_text(g.result, g.check_only)),
@@ -233,11 +233,11 @@ SERVE: Table[ServeSummary] = {
         "with a signed checkpoint"
     ),
 }
-# Any `MuError`, in every format a command offers: a machine format as JSON,
-# a human one as text.
+# Any `MuError`, in every format a command offers: a machine format as JSON
+# (SARIF as a SARIF log, so code scanning accepts it), a human one as text.
 ERROR: Table[MuError] = {
     "text": _line(common.error_text),
     "json": _line(common.error_json),
-    "sarif": _line(common.error_json),
+    "sarif": _line(sarif.error_sarif),
     "markdown": _line(common.error_text),
 }

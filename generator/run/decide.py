@@ -22,6 +22,9 @@ from mu.generator.jsonshape import encodable, json_type
 from mu.generator.run.enforcers import load_enforcers
 
 STDIN = "-"  # `mu decide -` reads the transaction from standard input (SPEC §7)
+# How errors name standard input: Python's own spelling, which no file path
+# given on a command line can be mistaken for.
+STDIN_NAME = "<stdin>"
 MAX_TRANSACTION_BYTES = 16 * 1024 * 1024
 # A transaction is a handful of nested objects (`counterparty.country`); the
 # bound keeps every later walk over it (validation, reports) far from
@@ -90,7 +93,7 @@ def read_transaction(path: Path, stdin: BinaryIO | None = None) -> dict[str, Any
     file (and the JSON path where it applies).
     """
     if str(path) == STDIN:
-        return read_transaction_stream(stdin or sys.stdin.buffer, "standard input")
+        return read_transaction_stream(stdin or sys.stdin.buffer, STDIN_NAME)
     source = f"`{shown(str(path))}`"
     try:
         with open(path, "rb") as handle:
@@ -103,8 +106,9 @@ def read_transaction(path: Path, stdin: BinaryIO | None = None) -> dict[str, Any
     return parse_transaction(data, source)
 
 
-def read_transaction_stream(stream: BinaryIO, name: str = "standard input") -> dict[str, Any]:
-    """Read a transaction from a binary stream (at most 16 MiB); `name` names it in errors."""
+def read_transaction_stream(stream: BinaryIO, name: str = STDIN_NAME) -> dict[str, Any]:
+    """Read a transaction from a binary stream with the bound and checks of a file (at most
+    16 MiB, strict JSON); `name` names it in errors."""
     try:
         data = stream.read(MAX_TRANSACTION_BYTES + 1)
     except OSError as exc:

@@ -20,6 +20,7 @@ from mu.generator.compile.model import OUTCOMES
 from mu.generator.errors import InputError, Location, Problem
 from mu.generator.hashing import tree_digest
 from mu.generator.layout import sorted_files
+from mu.generator.progress import Progress, Step, silent
 
 MAX_GOLDEN_BYTES = 16 * 1024 * 1024
 # The bound of `mu decide` (generator/decide.py): a case's transaction is one too.
@@ -334,12 +335,21 @@ def unconditional_controls(enforcers: ModuleType) -> frozenset[str]:
 
 
 def run_suite(
-    enforcers: ModuleType, suite: GoldenSuite, cases: Sequence[GoldenCase]
+    enforcers: ModuleType,
+    suite: GoldenSuite,
+    cases: Sequence[GoldenCase],
+    progress: Progress = silent,
 ) -> GoldenReport:
-    """Run `cases` and compute coverage over every control of the package."""
+    """Run `cases` and compute coverage over every control of the package; `progress`
+    hears `golden` with the count of cases run, before the first and after each."""
     control_ids = tuple(enforcers.CONTROL_IDS)
     one_sided = unconditional_controls(enforcers)
-    results = tuple(run_case(enforcers, case) for case in cases)
+    progress(Step("golden", 0, len(cases)))
+    ran: list[CaseResult] = []
+    for case in cases:
+        ran.append(run_case(enforcers, case))
+        progress(Step("golden", len(ran), len(cases)))
+    results = tuple(ran)
     fired = {c: 0 for c in control_ids}
     not_fired = {c: 0 for c in control_ids}
     for result in results:

@@ -186,7 +186,10 @@ def test_a_validation_failure_is_an_ordinary_error_naming_the_real_files() -> No
 def test_every_format_renders_errors(fmt: str) -> None:
     out = tables.ERROR[fmt](InputError("x", hint="y"))
     assert out.endswith("\n")
-    if fmt in tables.MACHINE_FORMATS:
+    if fmt == "sarif":  # a SARIF log, the error one of its run's notifications
+        notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        assert notes[0]["message"]["text"] == "x\nhint: y"
+    elif fmt in tables.MACHINE_FORMATS:
         assert json.loads(out)["error"] == "x"
     else:
         assert out.startswith("error: x\n")

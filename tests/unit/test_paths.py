@@ -164,3 +164,41 @@ def test_a_symlinked_enforcers_is_refused_not_replaced(mu: Mu, tmp_path: Path) -
     run: Run = mu("generate", root=root)
     assert run.code == 2 and "symbolic link" in run.err
     assert (root / "enforcers").is_symlink() and (real / "keep.txt").read_text() == "keep\n"
+
+
+# -- what makes a directory a policy repository (where `mu keygen` will not write) -----
+
+
+def test_a_policy_repository_holds_the_organisations_data(tmp_path: Path) -> None:
+    from mu.generator.paths import REPOSITORY_DATA, is_policy_repository
+
+    assert not is_policy_repository(tmp_path)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "enforcers").mkdir()
+    assert not is_policy_repository(tmp_path)  # any git checkout is not one
+    for name in REPOSITORY_DATA:
+        one = tmp_path / name / "repo"
+        (one / name).mkdir(parents=True)
+        assert is_policy_repository(one)
+    (tmp_path / "file" / "repo").mkdir(parents=True)
+    (tmp_path / "file" / "repo" / "ontology").write_text("not a directory\n")
+    assert not is_policy_repository(tmp_path / "file" / "repo")
+
+
+def test_the_enclosing_repository_is_the_nearest_above_the_path(tmp_path: Path) -> None:
+    from mu.generator.paths import enclosing_repository
+
+    repo = tmp_path / "repo"
+    (repo / "receipts").mkdir(parents=True)
+    assert enclosing_repository(repo / "keys" / "deep" / "k.pem") == repo.resolve()
+    assert enclosing_repository(repo / "k.pem") == repo.resolve()
+    assert enclosing_repository(tmp_path / "k.pem") is None
+    # A symlink is judged by where the bytes would land.
+    (tmp_path / "link").symlink_to(repo)
+    assert enclosing_repository(tmp_path / "link" / "k.pem") == repo.resolve()
+    # A declared root (`--root`) counts whatever it holds, for paths inside it only.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert enclosing_repository(plain / "k.pem", declared=plain) == plain.resolve()
+    assert enclosing_repository(tmp_path / "k.pem", declared=plain) is None
+    assert enclosing_repository(repo / "k.pem", declared=plain) == repo.resolve()

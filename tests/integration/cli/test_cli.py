@@ -8,9 +8,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from tests.conftest import Run
+from tests.conftest import DATA, Run
 
 Mu = Callable[..., Run]
 
@@ -81,9 +82,27 @@ def test_every_shacl_violation_is_listed_with_focus_path_and_shape(mu: Mu, repo:
     assert "3 violation(s)" in text.out
     assert "ex:ApprovalOver100k (path mu:amountThreshold) [shape " in text.out
 
-    sarif = json.loads(mu("validate", "--format", "sarif", root=repo).out)
-    assert sarif["version"] == "2.1.0"
-    assert len(sarif["runs"][0]["results"]) == 3
+    run = mu("validate", "--format", "sarif", root=repo)
+    assert run.code == 1
+    sarif = json.loads(run.out)
+    schema = json.loads((DATA / "sarif" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+    # Each result on the line where its control starts, in the file that describes it.
+    lines = approvals.read_text(encoding="utf-8").splitlines()
+    expected = {
+        ("ontology/controls/approvals.ttl", lines.index(f"{focus} a mu:ApprovalRule ;") + 1, 1)
+        for focus in ("ex:ApprovalOver10k", "ex:ApprovalOver100k", "ex:ApprovalOver1m")
+    }
+    places = {
+        (
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            loc["physicalLocation"]["region"]["startLine"],
+            loc["physicalLocation"]["region"]["startColumn"],
+        )
+        for result in sarif["runs"][0]["results"]
+        for loc in result["locations"]
+    }
+    assert len(sarif["runs"][0]["results"]) == 3 and places == expected
 
     generate = mu("generate", "--output", str(repo / "out"), root=repo)
     assert generate.code == 1

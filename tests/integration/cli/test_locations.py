@@ -7,10 +7,32 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import REPO, Run
+import jsonschema
+
+from tests.conftest import DATA, REPO, Run
 
 Mu = Callable[..., Run]
+SARIF_SCHEMA = DATA / "sarif" / "sarif-schema-2.1.0.json"
+
+
+def sarif_log(text: str) -> dict[str, Any]:
+    """`text` as a SARIF log, valid against the official 2.1.0 schema (which it declares)."""
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    log: dict[str, Any] = json.loads(text)
+    jsonschema.validators.validator_for(schema)(schema).validate(log)
+    return log
+
+
+def places(log: dict[str, Any]) -> list[tuple[str, int, int | None]]:
+    """Each result's file, line and column."""
+    out = []
+    for result in log["runs"][0]["results"]:
+        physical = result["locations"][0]["physicalLocation"]
+        uri, region = physical["artifactLocation"]["uri"], physical["region"]
+        out.append((uri, region["startLine"], region.get("startColumn")))
+    return out
 
 
 def _ontology_with_a_violation(tmp_path: Path) -> Path:
@@ -59,13 +81,12 @@ def test_validate_with_input_names_files_under_that_directory(
     assert as_json.code == 1
     assert {v["file"] for v in json.loads(as_json.out)["violations"]} == {expected}
 
-    sarif = json.loads(mu("validate", "--input", str(x), "--format", "sarif", root=repo).out)
-    uris = {
-        loc["physicalLocation"]["artifactLocation"]["uri"]
-        for result in sarif["runs"][0]["results"]
-        for loc in result["locations"]
-    }
-    assert uris == {expected}
+    as_sarif = mu("validate", "--input", str(x), "--format", "sarif", root=repo)
+    assert as_sarif.code == 1
+    sarif = sarif_log(as_sarif.out)
+    lines = (x / "controls" / "approvals.ttl").read_text(encoding="utf-8").splitlines()
+    line = lines.index("ex:ApprovalOver10k a mu:ApprovalRule ;") + 1
+    assert places(sarif) == [(expected, line, 1)]
 
 
 def test_the_repository_ontology_is_named_from_the_repository_root(mu: Mu, repo: Path) -> None:
@@ -92,6 +113,29 @@ def test_a_turtle_syntax_error_has_line_and_column_in_text_and_json(
         assert as_json.code == 2
         location = json.loads(as_json.out)["location"]
         assert location == {"file": shown, "line": 3, "column": 18}
+
+
+def test_every_failure_under_sarif_is_a_sarif_log_with_the_exit_code_of_spec_7(
+    mu: Mu, repo: Path, tmp_path: Path
+) -> None:
+    # A Turtle syntax error: exit 2, and a result on its file, line and column.
+    broken = repo / "ontology" / "controls" / "broken.ttl"
+    broken.write_text('@prefix ex: <https://acme.example/policy#> .\n\nex:a ex:b "open .\n')
+    run = mu("validate", "--format", "sarif", root=repo)
+    assert run.code == 2 and run.err == ""
+    log = sarif_log(run.out)
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 2
+    assert "turtle syntax error" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    shown = f"{(repo / 'ontology').as_posix()}/controls/broken.ttl"
+    assert places(log) == [(shown, 3, 18)]
+    # No ontology directory at all: exit 2, a notification and no result.
+    missing = mu("validate", "--input", str(tmp_path / "nope"), "--format", "sarif", root=repo)
+    assert missing.code == 2
+    log = sarif_log(missing.out)
+    assert log["runs"][0]["results"] == []
+    notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert "does not exist" in notes[0]["message"]["text"]
 
 
 def test_a_golden_toml_error_has_line_and_column(mu: Mu, repo: Path) -> None:

@@ -448,11 +448,11 @@ def _envelope(**fields: Any) -> bytes:
         (b'{"payload": 1' + b"0" * 5000 + b"}", "holds a number too long to read"),
         (
             _envelope(signatures=[{"keyid": "a\x1b[2J", "sig": "AA=="}]),
-            "`keyid` is not 1 to 256 printable characters",
+            "`keyid` is not up to 256 printable characters",
         ),
         (
             _envelope(signatures=[{"keyid": "k" * 257, "sig": "AA=="}]),
-            "`keyid` is not 1 to 256 printable characters",
+            "`keyid` is not up to 256 printable characters",
         ),
         (_envelope(payloadType=""), "`payloadType` that is not 1 to 256 printable characters"),
         (_envelope(**{"x" * 10**5: 1}), "has unexpected field `xxxx"),

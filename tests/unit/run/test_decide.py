@@ -117,7 +117,7 @@ def test_decide_dash_reads_standard_input(pkg_root: Path) -> None:
     assert json.loads(result.stdout)["outcome"] == "APPROVE"
     bad = runner.invoke(cli, argv[:-2], input=b'{"a": 1, "a": 2}', catch_exceptions=False)
     assert bad.exit_code == 2
-    assert "standard input is not a valid transaction" in bad.stderr
+    assert "<stdin> is not a valid transaction" in bad.stderr
 
 
 def test_read_transaction_stream_and_path() -> None:
@@ -125,7 +125,7 @@ def test_read_transaction_stream_and_path() -> None:
 
     assert read_transaction_stream(io.BytesIO(b'{"a": [1, 2.5, "x"]}')) == {"a": [1, 2.5, "x"]}
     assert read_transaction(Path("-"), io.BytesIO(b"{}")) == {}
-    with pytest.raises(InputError, match="standard input is not valid JSON"):
+    with pytest.raises(InputError, match="<stdin> is not valid JSON"):
         read_transaction(Path("-"), io.BytesIO(b"{x}"))
     oversized = io.BytesIO(b" " * (MIB_16 + 1))
     with pytest.raises(InputError, match="larger than 16 MiB"):
