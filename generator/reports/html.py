@@ -9,42 +9,9 @@ signed claim, so the same repository state renders to the same bytes.
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
-
 from mu.generator.reports.auditmodel import AuditReport
+from mu.generator.reports.templating import environment
 from mu.generator.reports.vocabulary import anchor
-
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-
-
-@functools.lru_cache(maxsize=1)
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=StrictUndefined,
-        # Everything shown comes from signed evidence someone else wrote: escape it all.
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["ticks"] = ticks
-    return env
-
-
-def ticks(text: str) -> Markup:
-    """mu's messages quote names in `backticks`: show those as code, escaping every part."""
-    parts = str(text).split("`")
-    if len(parts) % 2 == 0:  # an unpaired backtick: not markup, show the text as it is
-        return escape(text)
-    return Markup("").join(
-        Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
-        for i, part in enumerate(parts)
-    )
 
 
 def short(digest: str, width: int = 12) -> str:
@@ -54,5 +21,5 @@ def short(digest: str, width: int = 12) -> str:
 
 def audit_html(report: AuditReport) -> str:
     """The report as one HTML document (deterministic: the same report, the same text)."""
-    template = _environment().get_template("audit.html.j2")
+    template = environment().get_template("audit.html.j2")
     return template.render(r=report, short=short, anchor=anchor)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import rdflib
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from rdflib.namespace import OWL, RDF, RDFS
 
 from mu.generator.compile.validate import vocabulary_graph
+from mu.generator.reports.templating import environment
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 MU = "urn:mu:v1#"
 ONTOLOGY_IRI = "urn:mu:v1"
 # Prefixes a term's domain or range may use, for showing them as CURIEs.
@@ -125,19 +123,6 @@ def load_vocabulary() -> Vocabulary:
     return vocabulary_from_graph(vocabulary_graph())
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(TEMPLATES_DIR)),
-        undefined=StrictUndefined,
-        # Labels and comments are text: escape them, whatever the file says.
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def anchor(term_curie: str) -> str:
     """The page anchor of a term: its CURIE with `:` as `-` (valid in an HTML id and a URL)."""
     return term_curie.replace(":", "-")
@@ -146,6 +131,6 @@ def anchor(term_curie: str) -> str:
 def vocabulary_html(v: Vocabulary) -> str:
     """One self-contained HTML page for `v`: an anchor per term, no script, no external fetch."""
     known = {t.curie for t in v.classes + v.properties}
-    return _environment().get_template("vocabulary.html.j2").render(
+    return environment().get_template("vocabulary.html.j2").render(
         v=v, known=known, anchor=anchor
     )

@@ -54,6 +54,7 @@ def test_turtle_syntax_error_names_file_and_line(mu: Mu, repo: Path) -> None:
         no_traceback(run)
 
 
+@pytest.mark.slow
 def test_every_shacl_violation_is_listed_with_focus_path_and_shape(mu: Mu, repo: Path) -> None:
     approvals = repo / "ontology" / "controls" / "approvals.ttl"
     edit(approvals, '"approval_over_10k"', '"Approval-Over-10k"')
@@ -130,6 +131,7 @@ def test_condition_that_does_not_type_check_names_control_and_column(mu: Mu, rep
     assert "2 violation(s)" in run.out
 
 
+@pytest.mark.slow
 def test_generate_check_detects_a_hand_edit(mu: Mu, repo: Path) -> None:
     assert mu("generate", root=repo).code == 0
     assert mu("generate", "--check", root=repo).code == 0

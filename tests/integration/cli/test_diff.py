@@ -24,6 +24,7 @@ def lower_threshold(root: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_diff_of_two_directories_in_every_format(mu: Mu, tmp_path: Path) -> None:
     old = copy_repo(tmp_path / "old")
     new = copy_repo(tmp_path / "new")
@@ -42,6 +43,7 @@ def test_diff_of_two_directories_in_every_format(mu: Mu, tmp_path: Path) -> None
     assert text.code == 0 and "approval_over_100k" in text.out
 
 
+@pytest.mark.slow
 def test_blast_radius_gate(mu: Mu, tmp_path: Path) -> None:
     old = copy_repo(tmp_path / "old")
     new = copy_repo(tmp_path / "new")

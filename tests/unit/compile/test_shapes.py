@@ -673,6 +673,7 @@ def test_every_result_has_one_lowercase_message() -> None:
         assert str(message)[:1].islower(), message
 
 
+@pytest.mark.slow
 def test_validation_scales_to_thousands_of_controls() -> None:
     """SPARQL shapes run one query each, not one per control (see shapes.ttl)."""
     controls = []

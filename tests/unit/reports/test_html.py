@@ -28,7 +28,8 @@ from mu.generator.reports.auditmodel import (
     TrustVersion,
     Verdict,
 )
-from mu.generator.reports.html import audit_html, ticks
+from mu.generator.reports.html import audit_html
+from mu.generator.reports.templating import ticks
 from mu.generator.reports.vocabulary import Term, Vocabulary
 from tests.conftest import REPO
 
