@@ -30,9 +30,10 @@ from mu.generator.compile.pipeline import generate, validate_directory
 from mu.generator.errors import ExitCode, InputError, MuError
 from mu.generator.files import write_file_atomic
 from mu.generator.layout import Layout
-from mu.generator.operate.deploy import deploy, rollback_deploy
+from mu.generator.operate.deployed import deploy_to, deployed_receipt
 from mu.generator.operate.diagnose import diagnose
 from mu.generator.operate.diagnose import write_case as write_golden_case
+from mu.generator.operate.hashes import verify_hashes
 from mu.generator.operate.upgrade import upgrade_check
 from mu.generator.paths import enclosing_repository, output_file
 from mu.generator.progress import Progress, Step, silent
@@ -54,11 +55,19 @@ from mu.generator.provenance.trustroot import ROLES, Role
 from mu.generator.provenance.verify_receipt import verify_receipt
 from mu.generator.reports import tables
 from mu.generator.reports.auditreport import audit_report
+from mu.generator.reports.deployed import DEPLOYMENT
 from mu.generator.reports.diff import GITHUB_COMMENT_LIMIT, diff_markdown, truncate_markdown
+from mu.generator.reports.enforcerdiff import (
+    ENFORCER_DIFF,
+    EnforcerDiffView,
+    enforcer_diff_markdown,
+)
+from mu.generator.reports.hashes import HASHES
 from mu.generator.reports.html import audit_html
 from mu.generator.reports.junit import junit_xml
 from mu.generator.reports.vocabulary import load_vocabulary, vocabulary_html
 from mu.generator.review.diff import diff_specs
+from mu.generator.review.enforcerdiff import are_enforcer_dirs, diff_enforcers
 from mu.generator.review.rollback import rollback
 from mu.generator.review.sides import verify_receipt_sides
 from mu.generator.run.batch import (
@@ -217,17 +226,28 @@ def cli(ctx: click.Context, root: Path) -> None:
 
 
 @cli.command()
-@click.option("--input", "input_dir", type=click.Path(path_type=Path), help="Ontology dir.")
+# `--ontology` is the runbooks' spelling of `--input` (one option, two names).
+@click.option(
+    "--input", "--ontology", "input_dir", type=click.Path(path_type=Path), help="Ontology dir O."
+)
+@click.option(
+    "--schema",
+    "--constraints",
+    "schema_dir",
+    type=click.Path(path_type=Path),
+    help="Directory of the organisation's SHACL shapes Σ (default: O's shapes/); "
+    "the vocabulary's core shapes always apply.",
+)
 @click.option("--format", "fmt", type=_formats(tables.VALIDATION), default="text")
 @click.pass_context
-def validate(ctx: click.Context, input_dir: Path | None, fmt: str) -> None:
+def validate(ctx: click.Context, input_dir: Path | None, schema_dir: Path | None, fmt: str) -> None:
     """Check O ⊨ Σ and list every violation."""
     layout = _layout(ctx)
     ontology_dir = input_dir or layout.ontology
 
     def body() -> ExitCode:
         with _progress() as progress:
-            checked = validate_directory(ontology_dir, progress)
+            checked = validate_directory(ontology_dir, progress, shapes=schema_dir)
         result = tables.Validation(checked, layout.shown(ontology_dir))
         return _show(fmt, tables.VALIDATION, result, ok=checked.report.conforms)
 
@@ -920,7 +940,19 @@ def diagnose_cmd(
 
 @cli.command("deploy")
 @click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--target", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--enforcer",
+    "--enforcers",
+    "enforcer",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Deploy the receipt of the chain that records exactly this A.",
+)
+@click.option(
+    "--target",
+    required=True,
+    metavar="NAME|DIR",
+    help="An environment of `mu.toml`, or the directory A runs from.",
+)
 @click.option("--switch-back", is_flag=True, help="Switch TARGET back to its previous release.")
 @_NARROW
 @_PIN
@@ -929,7 +961,8 @@ def diagnose_cmd(
 def deploy_cmd(
     ctx: click.Context,
     receipt: Path | None,
-    target: Path,
+    enforcer: Path | None,
+    target: str,
     switch_back: bool,
     public_key: Path | None,
     trust_root: str | None,
@@ -940,20 +973,15 @@ def deploy_cmd(
     layout = _layout(ctx)
 
     def body() -> ExitCode:
-        if switch_back:
-            result = rollback_deploy(
-                layout, target, public_key_path=public_key, trust_root=trust_root
-            )
-        elif receipt is None:
-            raise InputError(
-                "`mu deploy` needs `--receipt` (or `--switch-back`)",
-                hint="pass `--receipt RECEIPT` to deploy what it records, or `--switch-back` "
-                "to return TARGET to its previous release",
-            )
-        else:
-            result = deploy(
-                layout, receipt, target, public_key_path=public_key, trust_root=trust_root
-            )
+        result = deploy_to(
+            layout,
+            target,
+            receipt=receipt,
+            enforcer=enforcer,
+            switch_back=switch_back,
+            public_key_path=public_key,
+            trust_root=trust_root,
+        )
         for warning in (result.trust_warning, *result.warnings):
             _warn(warning)
         if fmt == "text":
@@ -965,9 +993,37 @@ def deploy_cmd(
     _run(fmt, body)
 
 
+@cli.command("receipt")
+@click.option(
+    "--deployment",
+    required=True,
+    metavar="NAME",
+    help="An environment of `mu.toml` (or a deployed directory).",
+)
+@_PIN
+@click.option("--format", "fmt", type=_formats(DEPLOYMENT), default="text")
+@click.pass_context
+def receipt_cmd(ctx: click.Context, deployment: str, trust_root: str | None, fmt: str) -> None:
+    """The signed record of what is deployed in an environment, verified, and since when."""
+    layout = _layout(ctx)
+
+    def body() -> ExitCode:
+        result = deployed_receipt(layout, deployment, trust_root=trust_root)
+        _warn(result.warning)
+        return _show(fmt, DEPLOYMENT, result)
+
+    _run(fmt, body)
+
+
 @cli.command("diff")
-@click.argument("old")
-@click.argument("new")
+@click.argument("old_arg", metavar="OLD", required=False)
+@click.argument("new_arg", metavar="NEW", required=False)
+# The runbooks' spelling: `--old A_old --new A_new`, the same as the two arguments.
+@click.option("--old", "old_opt", metavar="OLD", help="The old side (instead of OLD).")
+@click.option("--new", "new_opt", metavar="NEW", help="The new side (instead of NEW).")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Enforcer directories: list identical modules too."
+)
 @click.option(
     "--max-blast-radius",
     type=float,
@@ -990,8 +1046,11 @@ def deploy_cmd(
 @click.pass_context
 def diff_cmd(
     ctx: click.Context,
-    old: str,
-    new: str,
+    old_arg: str | None,
+    new_arg: str | None,
+    old_opt: str | None,
+    new_opt: str | None,
+    verbose: bool,
     max_blast_radius: float | None,
     trust_root: str | None,
     fmt: str,
@@ -999,7 +1058,9 @@ def diff_cmd(
     full_report_url: str | None,
 ) -> None:
     """What changes from OLD to NEW (git refs, ontology dirs or receipts): per control,
-    per enforcer module, per golden decision, and the blast radius."""
+    per enforcer module, per golden decision, and the blast radius. OLD and NEW may also
+    be two enforcer directories (each holds MANIFEST.json): modules changed and identical,
+    and the golden decisions that flip."""
     layout = _layout(ctx)
 
     def body() -> ExitCode:
@@ -1008,6 +1069,17 @@ def diff_cmd(
                 "`--max-chars` and `--full-report-url` apply to `--format markdown` only",
                 hint="add `--format markdown`, or leave both out",
             )
+        old, new = _diff_sides(old_arg, new_arg, old_opt, new_opt)
+        if are_enforcer_dirs(old, new):
+            packages = diff_enforcers(old, new, layout, max_blast_radius=max_blast_radius)
+            view = EnforcerDiffView(packages, verbose)
+            if max_chars is None and full_report_url is None:
+                return _show(fmt, ENFORCER_DIFF, view, ok=packages.ok)
+            limit = GITHUB_COMMENT_LIMIT if max_chars is None else max_chars
+            click.echo(
+                truncate_markdown(enforcer_diff_markdown(view), limit, full_report_url), nl=False
+            )
+            return ExitCode.OK if packages.ok else ExitCode.CHECK_FAILED
         _warn(verify_receipt_sides(layout, (old, new), trust_root=trust_root))
         report = diff_specs(old, new, layout, max_blast_radius=max_blast_radius)
         if max_chars is None and full_report_url is None:
@@ -1016,6 +1088,60 @@ def diff_cmd(
         comment = truncate_markdown(diff_markdown(report), limit, full_report_url)
         click.echo(comment, nl=False)
         return ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
+
+    _run(fmt, body)
+
+
+def _diff_sides(
+    old_arg: str | None, new_arg: str | None, old_opt: str | None, new_opt: str | None
+) -> tuple[str, str]:
+    """OLD and NEW of `mu diff`: `--old`/`--new` where given, the arguments in order for
+    the rest (`mu diff --old A B` compares A with B); each side exactly once."""
+    arguments = [a for a in (old_arg, new_arg) if a is not None]
+    sides = []
+    for name, option in (("old", old_opt), ("new", new_opt)):
+        if option is not None:
+            sides.append(option)
+        elif arguments:
+            sides.append(arguments.pop(0))
+        else:
+            raise InputError(
+                f"`mu diff` needs the {name} side",
+                hint="`mu diff OLD NEW`, or `mu diff --old OLD --new NEW`",
+            )
+    if arguments:
+        raise InputError(
+            f"`{arguments[0]}` is one side too many: `--old` and `--new` already name both",
+            hint="give each side once, as an argument or as `--old`/`--new`",
+        )
+    return sides[0], sides[1]
+
+
+@cli.command("verify-hashes")
+@click.option(
+    "--enforcers",
+    "--enforcer",
+    "enforcers_dir",
+    type=click.Path(path_type=Path),
+    help="The enforcer package A on disk (default: enforcers/).",
+)
+@click.option(
+    "--receipt",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The receipt to compare with (default: the newest recording exactly A's files, "
+    "else the newest).",
+)
+@click.option("--format", "fmt", type=_formats(HASHES), default="text")
+@click.pass_context
+def verify_hashes_cmd(
+    ctx: click.Context, enforcers_dir: Path | None, receipt: Path | None, fmt: str
+) -> None:
+    """Check A on disk against its MANIFEST.json and the receipt that records it."""
+    layout = _layout(ctx)
+
+    def body() -> ExitCode:
+        report = verify_hashes(layout, enforcers_dir, receipt)
+        return _show(fmt, HASHES, report, ok=report.ok)
 
     _run(fmt, body)
 

@@ -83,6 +83,12 @@ class Layout:
         """A: the generated enforcer package."""
         return self.root / "enforcers"
 
+    @property
+    def config(self) -> Path:
+        """The repository's configuration, `mu.toml` (named deploy environments); optional,
+        only ever read by mu."""
+        return self.root / "mu.toml"
+
     def shown(self, path: Path) -> str:
         """`path` as messages name it: relative to the root when inside it (`ontology`,
         as receipts and SARIF name files), else exactly as the user gave it."""

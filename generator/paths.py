@@ -26,7 +26,9 @@ from mu.generator.jsonread import loads_strict
 from mu.generator.layout import Layout
 
 # The repository's own data and history: mu never writes there on request.
-PROTECTED = (".git", "ontology", "golden", "receipts")
+# The repository's own data: its folders, and `mu.toml` (its deploy environments), which
+# mu reads and never writes.
+PROTECTED = (".git", "ontology", "golden", "receipts", "mu.toml")
 # A directory holding any of these is a policy repository (`is_policy_repository`).
 REPOSITORY_DATA = ("ontology", "golden", "receipts")
 MANIFEST = "MANIFEST.json"
@@ -89,8 +91,9 @@ def _refuse_protected(layout: Layout, path: Path, shown: str, what: str) -> None
             for name in PROTECTED:
                 if form.is_relative_to(root / name):
                     where = "is" if form == root / name else "is inside"
+                    named = name if name.endswith(".toml") else f"{name}/"
                     raise InputError(
-                        f"refusing to write {what} to `{shown}`: it {where} `{name}/`, "
+                        f"refusing to write {what} to `{shown}`: it {where} `{named}`, "
                         "which holds the repository's own data",
                         hint=_HINT,
                     )

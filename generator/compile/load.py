@@ -8,6 +8,7 @@ bytes, so what is validated is exactly what is hashed.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +54,14 @@ class LoadedOntology:
 
 
 def read_sources(directory: Path, sub: Path) -> tuple[SourceFile, ...]:
-    """Read every `*.ttl` under `sub` as a `SourceFile` with a path relative to `directory`."""
+    """Read every `*.ttl` under `sub` as a `SourceFile` with a path relative to `directory`.
+
+    `sub` may lie outside `directory` (a Σ named with `mu validate --schema`): its paths
+    then start with `../`, so `directory / path` still opens the file in messages.
+    """
     out = []
     for path in sorted_files(sub, "*.ttl"):
-        rel = path.relative_to(directory).as_posix()
+        rel = Path(os.path.relpath(path, directory)).as_posix()
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -117,12 +122,19 @@ def parse_turtle(source: SourceFile, into: rdflib.Graph, directory: Path | None 
         ) from exc
 
 
-def load_ontology(directory: Path) -> LoadedOntology:
-    """Load O (`controls/`) and Σ (`shapes/`) from an ontology directory."""
+def load_ontology(directory: Path, shapes: Path | None = None) -> LoadedOntology:
+    """Load O (`controls/`) and Σ (`shapes/`, or the directory `shapes`) from an ontology
+    directory. The core shapes of the vocabulary are not Σ: validation always adds them."""
     if not directory.is_dir():
         raise InputError(
             f"ontology directory `{directory}` does not exist",
             hint="run mu from the policy repository root, or pass `--input DIR`",
+        )
+    if shapes is not None and not shapes.is_dir():
+        raise InputError(
+            f"shapes directory `{shapes}` does not exist",
+            hint="pass `--schema DIR` (or `--constraints DIR`) naming a directory of `*.ttl` "
+            "SHACL shapes, or leave it out to use the ontology's `shapes/`",
         )
     control_files = read_sources(directory, controls_dir(directory))
     if not control_files:
@@ -130,7 +142,7 @@ def load_ontology(directory: Path) -> LoadedOntology:
             f"no `*.ttl` files under `{controls_dir(directory)}`",
             hint="the ontology directory needs a `controls/` folder of Turtle files",
         )
-    shape_files = read_sources(directory, shapes_dir(directory))
+    shape_files = read_sources(directory, shapes_dir(directory) if shapes is None else shapes)
     data = rdflib.Graph()
     subject_files: dict[str, set[str]] = {}
     for source in control_files:

@@ -175,6 +175,8 @@ class Unit:
 
     directory: Path
     loaded: LoadedOntology | None = None
+    # Σ named apart from O (`mu validate --schema`); None: the ontology's `shapes/`.
+    shapes: Path | None = None
     report: ValidationReport | None = None
     ontology: Ontology | None = None
     conditions: CompiledConditions | None = None
@@ -209,7 +211,7 @@ def _need(value: T | None, what: str) -> T:
 
 
 def _load(unit: Unit) -> Unit:
-    return replace(unit, loaded=load_ontology(unit.directory))
+    return replace(unit, loaded=load_ontology(unit.directory, unit.shapes))
 
 
 def _validate(unit: Unit) -> Unit:
@@ -306,9 +308,12 @@ def check(loaded: LoadedOntology) -> Checked:
     return _checked(run_stages(CHECK_STAGES[1:], unit))
 
 
-def validate_directory(ontology_dir: Path, progress: Progress = silent) -> Checked:
-    """The checking stages, for `mu validate`."""
-    return _checked(run_stages(CHECK_STAGES, Unit(ontology_dir), progress))
+def validate_directory(
+    ontology_dir: Path, progress: Progress = silent, *, shapes: Path | None = None
+) -> Checked:
+    """The checking stages, for `mu validate`; `shapes` replaces the ontology's `shapes/`
+    as the organisation's Σ (the core shapes always apply)."""
+    return _checked(run_stages(CHECK_STAGES, Unit(ontology_dir, shapes=shapes), progress))
 
 
 def waivable(v: Violation, waived: frozenset[ViolationKey]) -> bool:

@@ -93,6 +93,8 @@ class DeployResult:
     trust_root: dict[str, Any] | None = None  # the pin the target keeps
     signed_by: tuple[str, ...] = ()  # the release identities that signed the receipt
     trust_warning: str | None = None  # the history's: nothing pinned the trust root
+    environment: str | None = None  # the `mu.toml` environment TARGET was named by
+    enforcer: Path | None = None  # the directory whose receipt was deployed (`--enforcer`)
 
 
 def _is_control(rel: str) -> bool:

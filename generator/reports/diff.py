@@ -56,7 +56,8 @@ def _outcome_dict(o: OutcomeSummary) -> dict[str, Any]:
     }
 
 
-def _flip_dict(f: Flip) -> dict[str, Any]:
+def flip_dict(f: Flip) -> dict[str, Any]:
+    """A flipped golden decision as plain data (the JSON formats)."""
     return {
         "case_id": f.case_id,
         "file": f.file,
@@ -91,7 +92,7 @@ def diff_dict(report: DiffReport) -> dict[str, Any]:
             "removed": list(m.removed),
             "identical": list(m.identical),
         },
-        "flips": [_flip_dict(f) for f in report.flips],
+        "flips": [flip_dict(f) for f in report.flips],
         "cases_run": report.cases_run,
         "blast_radius": {
             "modules": list(report.blast_modules),
@@ -109,12 +110,13 @@ def diff_json(report: DiffReport) -> str:
     return to_json(diff_dict(report))
 
 
-def _n(count: int, noun: str) -> str:
+def counted(count: int, noun: str) -> str:
     """`1 control`, `2 controls`: counts read as sentences in a pull request."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _percent(fraction: float) -> str:
+def percent(fraction: float) -> str:
+    """A fraction as a percentage with one decimal (`12.5%`)."""
     return f"{100 * fraction:.1f}%"
 
 
@@ -132,7 +134,8 @@ def _value_text(value: Value) -> str:
     return str(value)
 
 
-def _outcome_text(o: OutcomeSummary) -> str:
+def outcome_text(o: OutcomeSummary) -> str:
+    """An outcome with its reasons, on one line of text."""
     details = []
     if o.fields:
         details.append(f"invalid fields: {', '.join(o.fields)}")
@@ -148,10 +151,10 @@ def _limit_line(report: DiffReport) -> str | None:
     if limit is None:
         return None
     if report.ok:
-        return f"ok: blast radius within the limit {_percent(limit)}"
+        return f"ok: blast radius within the limit {percent(limit)}"
     return (
-        f"error: blast radius {_percent(report.blast_radius)} exceeds the limit "
-        f"{_percent(limit)}\nhint: split the change, or raise `--max-blast-radius` "
+        f"error: blast radius {percent(report.blast_radius)} exceeds the limit "
+        f"{percent(limit)}\nhint: split the change, or raise `--max-blast-radius` "
         "if this reach is intended"
     )
 
@@ -185,7 +188,7 @@ def diff_text(report: DiffReport) -> str:
         lines.append(f"  {c.status} {c.control_id}")
         lines += _property_lines(c.properties, c.status)
     schema = _schema_items(report)
-    lines.append(f"schema: {_n(len(schema), 'change')}" if schema else "schema: no changes")
+    lines.append(f"schema: {counted(len(schema), 'change')}" if schema else "schema: no changes")
     for label, s in schema:
         lines.append(f"  {s.status} {label} {s.key}")
         lines += _property_lines(s.properties, s.status)
@@ -196,15 +199,15 @@ def diff_text(report: DiffReport) -> str:
     )
     for status, paths in (("changed", m.changed), ("added", m.added), ("removed", m.removed)):
         lines += [f"  {status} {p}" for p in paths]
-    flips = f"{len(report.flips)} of {_n(report.cases_run, 'golden case')}"
+    flips = f"{len(report.flips)} of {counted(report.cases_run, 'golden case')}"
     lines.append(f"decisions: {flips} flip")
     for f in report.flips:
         lines.append(f"  {f.case_id} ({f.file})")
-        lines.append(f"    old: {_outcome_text(f.old)}")
-        lines.append(f"    new: {_outcome_text(f.new)}")
+        lines.append(f"    old: {outcome_text(f.old)}")
+        lines.append(f"    new: {outcome_text(f.new)}")
     lines.append(
         f"blast radius: {report.blast_count}/{report.blast_total} control modules "
-        f"({_percent(report.blast_radius)})"
+        f"({percent(report.blast_radius)})"
     )
     limit = _limit_line(report)
     if limit:
@@ -212,26 +215,27 @@ def diff_text(report: DiffReport) -> str:
     return "\n".join(lines)
 
 
-def _cell(text: str) -> str:
+def md_cell(text: str) -> str:
     """Text safe inside a markdown table cell: no pipes, no line breaks."""
     return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
 
 
-def _code(text: str) -> str:
+def md_code(text: str) -> str:
+    """Text as a markdown code span, fenced long enough for the backticks it holds."""
     # A value holding backticks needs a longer fence (CommonMark code spans).
     fence = "``" if "`" in text else "`"
     pad = " " if fence == "``" else ""
-    return _cell(f"{fence}{pad}{text}{pad}{fence}")
+    return md_cell(f"{fence}{pad}{text}{pad}{fence}")
 
 
 def _value_md(value: Value, sep: str = ", ") -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
-        return _code("true" if value else "false")
+        return md_code("true" if value else "false")
     if isinstance(value, tuple):
-        return sep.join(_code(v) for v in value) if value else "(empty)"
-    return _code(str(value))
+        return sep.join(md_code(v) for v in value) if value else "(empty)"
+    return md_code(str(value))
 
 
 def _change_rows(first: list[str], status: Status, props: Sequence[PropertyChange]) -> list[str]:
@@ -243,7 +247,7 @@ def _change_rows(first: list[str], status: Status, props: Sequence[PropertyChang
         cells = [
             *lead,
             status if i == 0 else "",
-            _code(p.property) if p.property else "",
+            md_code(p.property) if p.property else "",
             _value_md(p.old, sep),
             _value_md(p.new, sep),
         ]
@@ -251,14 +255,15 @@ def _change_rows(first: list[str], status: Status, props: Sequence[PropertyChang
     return rows
 
 
-def _outcome_md(o: OutcomeSummary) -> str:
+def outcome_md(o: OutcomeSummary) -> str:
+    """An outcome with its reasons, for a markdown table cell."""
     parts = [f"**{o.outcome}**"]
     if o.fields:
-        parts.append("invalid: " + ", ".join(_code(x) for x in o.fields))
+        parts.append("invalid: " + ", ".join(md_code(x) for x in o.fields))
     if o.reasons:
-        parts.append("reasons: " + ", ".join(_code(x) for x in o.reasons))
+        parts.append("reasons: " + ", ".join(md_code(x) for x in o.reasons))
     if o.actions:
-        parts.append("actions: " + ", ".join(_code(x) for x in o.actions))
+        parts.append("actions: " + ", ".join(md_code(x) for x in o.actions))
     return "<br>".join(parts)
 
 
@@ -267,15 +272,15 @@ def _summary_md(report: DiffReport) -> str:
     touched = len(m.changed) + len(m.added) + len(m.removed)
     files = touched + len(m.identical)
     controls = (
-        f"{_n(_count(report, 'changed'), 'control')} changed, {_count(report, 'added')} added, "
-        f"{_count(report, 'removed')} removed"
+        f"{counted(_count(report, 'changed'), 'control')} changed, "
+        f"{_count(report, 'added')} added, {_count(report, 'removed')} removed"
     )
     verdict = "" if report.max_blast_radius is None else (" ✅" if report.ok else " ❌")
     return (
         f"**{controls} · {touched} of {files} enforcer files differ · "
         f"{len(report.flips)} of {report.cases_run} golden decisions flip · "
         f"blast radius {report.blast_count}/{report.blast_total} "
-        f"({_percent(report.blast_radius)})**{verdict}"
+        f"({percent(report.blast_radius)})**{verdict}"
     )
 
 
@@ -289,15 +294,15 @@ def _modules_md(report: DiffReport) -> list[str]:
     ]
     if rows:
         out += ["| module | change |", "|---|---|"]
-        out += [f"| {_code(p)} | {s} |" for p, s in sorted(rows)]
+        out += [f"| {md_code(p)} | {s} |" for p, s in sorted(rows)]
     else:
         out.append("_Every generated file is byte-identical._")
     if m.identical:
         out += [
             "",
-            f"<details><summary>{_n(len(m.identical), 'file')} byte-identical</summary>",
+            f"<details><summary>{counted(len(m.identical), 'file')} byte-identical</summary>",
             "",
-            ", ".join(_code(p) for p in m.identical),
+            ", ".join(md_code(p) for p in m.identical),
             "",
             "</details>",
         ]
@@ -307,7 +312,7 @@ def _modules_md(report: DiffReport) -> list[str]:
 def diff_markdown(report: DiffReport) -> str:
     """The report as a pull request comment: a summary line, then one table per section."""
     out = [
-        f"## mu diff {_code(report.old.spec)} → {_code(report.new.spec)}",
+        f"## mu diff {md_code(report.old.spec)} → {md_code(report.new.spec)}",
         "",
         _summary_md(report),
         "",
@@ -317,7 +322,7 @@ def diff_markdown(report: DiffReport) -> str:
     if report.controls:
         out += ["| control | change | property | old | new |", "|---|---|---|---|---|"]
         for c in report.controls:
-            out += _change_rows([_code(c.control_id)], c.status, c.properties)
+            out += _change_rows([md_code(c.control_id)], c.status, c.properties)
     else:
         out.append("_No control changed._")
     schema = _schema_items(report)
@@ -325,29 +330,29 @@ def diff_markdown(report: DiffReport) -> str:
     if schema:
         out += ["| kind | item | change | property | old | new |", "|---|---|---|---|---|---|"]
         for label, s in schema:
-            out += _change_rows([label, _code(s.key)], s.status, s.properties)
+            out += _change_rows([label, md_code(s.key)], s.status, s.properties)
     else:
         out.append("_No change to transaction types, authority levels, roles or shapes._")
     out += ["", *_modules_md(report), "", "### Decisions that flip", ""]
     if report.flips:
         out += ["| case | description | old | new |", "|---|---|---|---|"]
         for f in report.flips:
-            case = f"{_code(f.case_id)}<br><sub>{_cell(f.file)}</sub>"
-            cells = [case, _cell(f.description), _outcome_md(f.old), _outcome_md(f.new)]
+            case = f"{md_code(f.case_id)}<br><sub>{md_cell(f.file)}</sub>"
+            cells = [case, md_cell(f.description), outcome_md(f.old), outcome_md(f.new)]
             out.append("| " + " | ".join(cells) + " |")
     else:
         out.append(f"_None of the {report.cases_run} golden cases changes its decision._")
     out += ["", "### Blast radius", ""]
     line = (
         f"**{report.blast_count}/{report.blast_total}** control modules "
-        f"({_percent(report.blast_radius)})"
+        f"({percent(report.blast_radius)})"
     )
     if report.blast_modules:
-        line += ": " + ", ".join(_code(p) for p in report.blast_modules)
+        line += ": " + ", ".join(md_code(p) for p in report.blast_modules)
     out.append(line)
     if report.max_blast_radius is not None:
         state = "✅ within" if report.ok else "❌ exceeds"
-        out += ["", f"{state} the limit of {_percent(report.max_blast_radius)}."]
+        out += ["", f"{state} the limit of {percent(report.max_blast_radius)}."]
     return "\n".join(out) + "\n"
 
 

@@ -152,6 +152,8 @@ def deploy_dict(r: DeployResult) -> dict[str, Any]:
         "signed_by": list(r.signed_by),
         "trust_root": r.trust_root,
         "warnings": list(r.warnings),
+        "environment": r.environment,
+        "enforcer": str(r.enforcer) if r.enforcer else None,
     }
 
 
@@ -160,10 +162,15 @@ def deploy_text(r: DeployResult) -> str:
     warned = [f"warning: {w}" for w in r.warnings]
     if not r.changed:
         return "\n".join(
-            [f"ok: `{r.target}` already runs `{r.release.name}`; nothing to do", *warned]
+            [
+                f"ok: `{r.target}` already runs `{r.release.name}`; nothing to do",
+                *_named(r),
+                *warned,
+            ]
         )
     verb = "switched back" if r.action == "rollback" else "deployed"
     lines = [f"ok: {verb} `{r.target}` → `{r.release.name}`", *warned]
+    lines += _named(r)
     if r.signed_by:
         names = ", ".join(f"`{n}`" for n in r.signed_by)
         lines.append(f"  receipt signed by {names}; approvals re-checked")
@@ -187,3 +194,13 @@ def deploy_text(r: DeployResult) -> str:
         lines.append(f"  previous release kept: `{r.previous.name}` (`mu deploy --switch-back`)")
     lines.append(f"  record: `{r.record}`")
     return "\n".join(lines)
+
+
+def _named(r: DeployResult) -> list[str]:
+    """How TARGET and the receipt were found, when by name or by content."""
+    lines = []
+    if r.environment:
+        lines.append(f"  environment `{r.environment}` of `mu.toml`: `{r.target}`")
+    if r.enforcer and r.receipt:
+        lines.append(f"  `{r.receipt.name}` records exactly the files of `{r.enforcer}`")
+    return lines

@@ -314,7 +314,8 @@ def _flips(old: CompiledSide, new: CompiledSide, cases: list[GoldenCase]) -> tup
     return tuple(flips)
 
 
-def _check_limit(limit: float | None) -> None:
+def check_limit(limit: float | None) -> None:
+    """Refuse a `--max-blast-radius` outside 0..1 (bad usage, exit 2)."""
     if limit is not None and not 0.0 <= limit <= 1.0:
         raise InputError(
             f"`{limit}` is not a blast radius",
@@ -326,7 +327,7 @@ def compare(
     old: CompiledSide, new: CompiledSide, *, max_blast_radius: float | None = None
 ) -> DiffReport:
     """The diff of two compiled sides (lets a caller compile a side once, diff it often)."""
-    _check_limit(max_blast_radius)
+    check_limit(max_blast_radius)
     modules = _modules(old.compiled.files, new.compiled.files)
     touched = (*modules.changed, *modules.added, *modules.removed)
     blast = tuple(sorted(p for p in touched if _is_control_module(p)))
@@ -351,7 +352,7 @@ def compare(
 
 def diff(old: Side, new: Side, *, max_blast_radius: float | None = None) -> DiffReport:
     """Compile both sides in memory and compare them (SPEC §7, `mu diff`)."""
-    _check_limit(max_blast_radius)  # before compiling anything: a bad limit is a usage error
+    check_limit(max_blast_radius)  # before compiling anything: a bad limit is a usage error
     return compare(compile_side(old), compile_side(new), max_blast_radius=max_blast_radius)
 
 
@@ -359,7 +360,7 @@ def diff_specs(
     old: str, new: str, repo: Layout, *, max_blast_radius: float | None = None
 ) -> DiffReport:
     """`mu diff OLD NEW` in one call: resolve both specs in a scratch directory, then diff."""
-    _check_limit(max_blast_radius)
+    check_limit(max_blast_radius)
     with tempfile.TemporaryDirectory(prefix="mu-diff-sides-") as work:
         sides = (resolve_side(old, repo, Path(work)), resolve_side(new, repo, Path(work)))
         return diff(*sides, max_blast_radius=max_blast_radius)

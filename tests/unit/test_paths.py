@@ -17,7 +17,7 @@ from tests.conftest import Run, copy_repo
 from tests.resign import Statement, plant_snapshot, resign, snapshot_files
 
 PROTECTED = ["", ".", "..", ".git", ".git/objects", "ontology", "ontology/controls", "golden"]
-PROTECTED += ["receipts", "receipts/snapshots"]
+PROTECTED += ["receipts", "receipts/snapshots", "mu.toml"]
 
 
 def fingerprint(root: Path) -> dict[str, str]:
