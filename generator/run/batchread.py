@@ -22,6 +22,7 @@ from mu.generator.errors import InputError, Problem
 from mu.generator.run.decide import (
     MAX_TRANSACTION_BYTES,
     STDIN,
+    STDIN_NAME,
     parse_transaction,
     refusal_problems,
     shown,
@@ -95,7 +96,7 @@ def opened(source: Path, stdin: BinaryIO | None = None) -> Iterator[tuple[Binary
     A file that cannot be opened is an `InputError` naming it.
     """
     if str(source) == STDIN:
-        yield (stdin or sys.stdin.buffer), "standard input"
+        yield (stdin or sys.stdin.buffer), STDIN_NAME
         return
     name = f"`{shown(str(source))}`"
     try:
@@ -109,7 +110,7 @@ def opened(source: Path, stdin: BinaryIO | None = None) -> Iterator[tuple[Binary
 
 
 def read_lines(
-    stream: BinaryIO, name: str = "standard input", max_line_bytes: int = MAX_TRANSACTION_BYTES
+    stream: BinaryIO, name: str = STDIN_NAME, max_line_bytes: int = MAX_TRANSACTION_BYTES
 ) -> Iterator[RawLine]:
     """The lines of `stream`, each at most `max_line_bytes` (without its newline).
 

@@ -84,6 +84,7 @@ def expected_events(ontology: Ontology) -> set[str]:
     return events
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "examples"), RUNS)
 def test_enforcers_agree_with_the_reference(
     models: Callable[[str], Built], fast_reference: None, name: str, examples: int

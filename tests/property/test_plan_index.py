@@ -51,6 +51,7 @@ def outcome(decide: Callable[[Any], Any], module: ModuleType, tx: Any) -> object
     return decision.to_dict()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "examples"),
     [

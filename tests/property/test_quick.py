@@ -19,6 +19,7 @@ from tests.property.conftest import Built, runs
 from tests.property.strategies import transactions, vocabulary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "examples"),
     [

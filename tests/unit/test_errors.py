@@ -70,6 +70,7 @@ def _missing_hint(call: ast.Call) -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_every_error_raised_in_generator_and_cli_has_a_hint() -> None:
     trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in SOURCES}
     classes = _error_classes(trees)

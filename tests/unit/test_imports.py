@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 BARE = ("generator", "cli")
@@ -30,6 +32,7 @@ def _bare_imports(path: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_nothing_imports_the_checkouts_bare_names() -> None:
     found = [hit for path in _sources() for hit in _bare_imports(path)]
     assert not found, "import `mu.generator…` / `mu.cli` instead:\n" + "\n".join(found)

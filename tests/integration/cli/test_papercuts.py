@@ -229,6 +229,7 @@ def test_progress_is_shown_on_a_terminal_and_erased(
     assert re.search(r"mu: golden cases (\d+)/\1…", terminal.getvalue())
 
 
+@pytest.mark.slow
 def test_no_progress_when_standard_error_is_not_a_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

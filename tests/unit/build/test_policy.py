@@ -108,6 +108,7 @@ def test_the_development_key_never_signs_evidence_even_when_trusted(trusted: Tru
 # --- which approvals count -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_identities_count_once_and_never_the_build_signer(
     trusted: Trusted, example_compiled: Compiled
 ) -> None:

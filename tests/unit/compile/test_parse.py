@@ -78,6 +78,7 @@ JSON = st.recursive(
 )
 
 
+@pytest.mark.slow
 @given(st.dictionaries(st.text(max_size=4), JSON, max_size=4))
 @settings(max_examples=300, deadline=None)
 def test_json_without_duplicates_round_trips(document: dict[str, object]) -> None:

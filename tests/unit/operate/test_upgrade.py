@@ -9,6 +9,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from mu.generator.compile.pipeline import Compiled
 from mu.generator.operate.boundary import boundary_cases
 from tests.chain import Built
@@ -49,6 +51,7 @@ def test_the_upgrade_receipt_is_signed_by_a_release_key_under_the_trust_root(
     assert predicate["equivalent"] is True
 
 
+@pytest.mark.slow
 def test_altered_threshold_comparison_is_caught(mu: Mu, repo: Path, mutant_generator: None) -> None:
     shutil.copytree(REPO / "enforcers", repo / "enforcers")  # deployed with the real generator
     run = mu("upgrade-check", "--format", "json", root=repo)

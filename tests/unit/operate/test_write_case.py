@@ -170,6 +170,7 @@ _VALUES = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(derandomize=True, deadline=None, max_examples=150)
 @given(
     ids=st.lists(_TEXT.filter(bool), min_size=1, max_size=3, unique=True),

@@ -130,6 +130,7 @@ def test_one_control_changed_touches_one_module(
     assert report.schema.empty and report.flips == ()
 
 
+@pytest.mark.slow
 def test_lowering_a_threshold_lists_the_decisions_that_flip(
     base: CompiledSide, repo: Path, tmp_path: Path
 ) -> None:
@@ -356,6 +357,7 @@ def test_a_changed_shape_lists_its_triples(base: CompiledSide, repo: Path, tmp_p
     assert report.modules.changed == report.modules.added == report.modules.removed == ()
 
 
+@pytest.mark.slow
 def test_markdown_for_a_pull_request(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -392,6 +394,7 @@ def test_max_blast_radius(base: CompiledSide, repo: Path, tmp_path: Path) -> Non
         compare(base, new, max_blast_radius=1.5)
 
 
+@pytest.mark.slow
 def test_output_is_deterministic(base: CompiledSide, repo: Path, tmp_path: Path) -> None:
     lower_threshold(repo)
     one = compare(base, side_at(repo, tmp_path / "a"))

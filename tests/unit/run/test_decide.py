@@ -279,6 +279,7 @@ HOSTILE = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(
     derandomize=True,
     deadline=None,

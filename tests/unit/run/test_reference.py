@@ -167,6 +167,7 @@ def transactions(draw: st.DrawFn, ontology: Ontology) -> dict[str, Any]:
     return tx
 
 
+@pytest.mark.slow
 @settings(
     max_examples=400,
     deadline=None,

@@ -75,6 +75,7 @@ def guard_holds(guard: tuple[Any, ...], values: dict[str, Any]) -> bool:
     return bool(outcomes.get(op, value >= literal))
 
 
+@pytest.mark.slow
 @given(conditions, transactions)
 @settings(max_examples=400)
 def test_a_condition_implies_its_guard(env: TypeEnv, case: Case, values: dict[str, Any]) -> None:
@@ -84,6 +85,7 @@ def test_a_condition_implies_its_guard(env: TypeEnv, case: Case, values: dict[st
         assert guard_holds(guard, values)
 
 
+@pytest.mark.slow
 @given(conditions, transactions)
 @settings(max_examples=400)
 def test_a_whole_condition_guard_is_the_condition(
@@ -111,6 +113,7 @@ def test_which_guards_are_the_whole_condition(env: TypeEnv, text: str, whole: bo
     assert compile_condition(text, env).guard_is_condition is whole
 
 
+@pytest.mark.slow
 @given(conditions, transactions)
 @settings(max_examples=400)
 def test_the_rest_is_the_condition_once_the_guard_holds(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -154,6 +155,7 @@ transactions = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @given(conditions, transactions)
 @settings(max_examples=300)
 def test_compiled_conditions_mean_what_they_say(
