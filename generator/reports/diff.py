@@ -17,6 +17,7 @@ from mu.generator.reports.common import to_json
 from mu.generator.review.diff import (
     DiffReport,
     Flip,
+    ModuleChanges,
     OutcomeSummary,
     PropertyChange,
     SchemaChange,
@@ -56,6 +57,16 @@ def _outcome_dict(o: OutcomeSummary) -> dict[str, Any]:
     }
 
 
+def modules_dict(m: ModuleChanges) -> dict[str, list[str]]:
+    """Enforcer modules changed, added, removed and identical, as plain data (JSON formats)."""
+    return {
+        "changed": list(m.changed),
+        "added": list(m.added),
+        "removed": list(m.removed),
+        "identical": list(m.identical),
+    }
+
+
 def flip_dict(f: Flip) -> dict[str, Any]:
     """A flipped golden decision as plain data (the JSON formats)."""
     return {
@@ -86,12 +97,7 @@ def diff_dict(report: DiffReport) -> dict[str, Any]:
             for c in report.controls
         ],
         "schema": schema,
-        "modules": {
-            "changed": list(m.changed),
-            "added": list(m.added),
-            "removed": list(m.removed),
-            "identical": list(m.identical),
-        },
+        "modules": modules_dict(m),
         "flips": [flip_dict(f) for f in report.flips],
         "cases_run": report.cases_run,
         "blast_radius": {

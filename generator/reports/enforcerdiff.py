@@ -17,6 +17,7 @@ from mu.generator.reports.diff import (
     flip_dict,
     md_cell,
     md_code,
+    modules_dict,
     outcome_md,
     outcome_text,
     percent,
@@ -43,12 +44,7 @@ def enforcer_diff_dict(report: EnforcerDiff) -> dict[str, Any]:
     return {
         "old": _side_dict(report.old),
         "new": _side_dict(report.new),
-        "modules": {
-            "changed": list(m.changed),
-            "added": list(m.added),
-            "removed": list(m.removed),
-            "identical": list(m.identical),
-        },
+        "modules": modules_dict(m),
         "flips": [flip_dict(f) for f in report.flips],
         "cases_run": report.cases_run,
         "golden": report.golden,

@@ -6,6 +6,7 @@ and no action is lost; an edited or deleted log line is then found.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -48,8 +49,10 @@ def _load(url: str, stop: threading.Event, out: list[Response], offset: int) -> 
             sample = samples[n % len(samples)]
             out.append(post_json(url, numbered(sample.transaction, offset + n), timeout=10))
             n += 1
-    except OSError:
-        pass  # the server was killed under us: this request was never answered
+    except (OSError, http.client.HTTPException):
+        # The server was killed under us (between the headers and the body, too: uvicorn
+        # writes them apart): this request was never answered.
+        pass
     finally:
         close_connections()
 
