@@ -152,8 +152,16 @@ def control_ttl(i: int) -> str:
     return f'{head}  a mu:AuditLogRule ; mu:ledger "ledger-{i % 3}"{on}{dep} .\n'
 
 
+# The repository's `mu.toml`, its reason written in it for whoever opens the benchmark's tree.
+CONFIG = """# Benchmarks measure the build, not the golden suite: its one smoke case covers
+# almost no control, so the coverage gate requires nothing here (the default is 100).
+[build]
+min_coverage = 0
+"""
+
+
 def write_repository(root: Path, controls: int) -> Path:
-    """Write `ontology/` and a small `golden/` suite for `controls` controls under root."""
+    """Write `ontology/`, a small `golden/` suite and `mu.toml` for `controls` controls."""
     (root / "ontology" / "controls").mkdir(parents=True, exist_ok=True)
     (root / "ontology" / "shapes").mkdir(parents=True, exist_ok=True)
     (root / "golden").mkdir(parents=True, exist_ok=True)
@@ -170,6 +178,7 @@ def write_repository(root: Path, controls: int) -> Path:
         'expect = { outcome = "APPROVE" }\n',
         encoding="utf-8",
     )
+    (root / "mu.toml").write_text(CONFIG, encoding="utf-8")
     return root
 
 

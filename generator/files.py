@@ -1,9 +1,11 @@
 """Stage 7, write: a rendered tree → a directory, atomically.
 
-The new tree is written and fsynced in a temporary sibling directory, then
-swapped in with one `renameat2(RENAME_EXCHANGE)` where the kernel offers it
-(Linux), else with two renames and a recovery step. A crash at any point
-leaves either the whole old tree or the whole new one: never half of each.
+The new tree is written in a temporary sibling directory and made durable
+with one wait for the whole tree (`syncfs` where the kernel offers it, else
+one fsync per file after all the writes), then swapped in with one
+`renameat2(RENAME_EXCHANGE)` where the kernel offers it (Linux), else with
+two renames and a recovery step. A crash at any point leaves either the whole
+old tree or the whole new one: never half of each.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
+import functools
 import os
 import shutil
 import tempfile
@@ -77,22 +81,31 @@ def compare_trees(expected: Mapping[str, bytes], actual: Mapping[str, bytes]) ->
     )
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths with renameat2; False when the platform lacks it."""
+@functools.cache
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """A function of the C library (`renameat2`, `syncfs`); None where there is none."""
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        renameat2 = libc.renameat2
+        function: Callable[..., int] = getattr(ctypes.CDLL(libc_name, use_errno=True), name)
     except (OSError, AttributeError):
+        return None
+    return function
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2; False when the platform lacks it."""
+    renameat2 = _libc_function("renameat2")
+    if renameat2 is None:
         return False
     result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     return bool(result == 0)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def _fsync_path(path: Path) -> None:
+    """fsync a file or a directory by its path."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -100,11 +113,43 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
+    """Write one new file of a staged tree (its directory exists); `_make_durable` syncs
+    them all at once."""
+    with open(path, "xb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+
+
+def _syncfs(fd: int) -> bool:
+    """Flush the whole file system holding `fd` and wait; False where `syncfs` is missing.
+
+    Linux (5.8 and later) reports through it every writeback error of that file
+    system since `fd` was opened, which is why the staging directory's `fd` is
+    opened before the first file is written.
+    """
+    syncfs = _libc_function("syncfs")
+    if syncfs is None:
+        return False
+    if syncfs(fd) != 0:
+        code = ctypes.get_errno()
+        if code == errno.ENOSYS:  # a kernel without it: fsync file by file instead
+            return False
+        raise OSError(code, os.strerror(code))
+    return True
+
+
+def _make_durable(staging: Path, fd: int, rels: list[str]) -> None:
+    """Make every file of the staged tree, and every directory entry, durable.
+
+    One fsync per file as it is written costs one journal commit per file
+    (8.7 s for 10,006 files on the reference machine); one `syncfs` after the
+    last write is a single wait for the same guarantee.
+    """
+    if not _syncfs(fd):
+        for rel in rels:
+            _fsync_path(staging / rel)
+        for directory in sorted({(staging / rel).parent for rel in rels}, reverse=True):
+            _fsync_path(directory)
+    os.fsync(fd)
 
 
 # Tests replace these hooks to crash between two files, or just before the swap;
@@ -128,15 +173,18 @@ def recover(target: Path) -> None:
 
 
 class StagedTree:
-    """A new tree written and fsynced beside `target`, not yet visible.
+    """A new tree written and made durable beside `target`, not yet visible.
 
     `commit()` swaps it in with one atomic exchange; leaving the `with` block
     without committing removes it, on every way out (errors, KeyboardInterrupt,
     and the SystemExit that `cli.main` turns SIGTERM into). `mu build` stages
-    A, makes its receipt durable, and only then commits.
+    A, makes its receipt durable, and only then commits. `durable=False` is for
+    scratch trees that are read back and thrown away: nothing waits for the disk.
     """
 
-    def __init__(self, target: Path, files: Mapping[str, bytes]) -> None:
+    def __init__(
+        self, target: Path, files: Mapping[str, bytes], *, durable: bool = True
+    ) -> None:
         self.target = Path(os.path.abspath(target))
         self.committed = False
         unsafe = sorted(rel for rel in files if not safe_relative(rel))
@@ -168,12 +216,20 @@ class StagedTree:
                 f"cannot write `{self.target}`: {exc.strerror or exc}",
                 hint="check that its parent directory is writable and the disk has space",
             ) from exc
+        fd: int | None = None
         try:
-            for rel in sorted(files):
+            # Opened before the first write, so `syncfs` reports any writeback error after it.
+            fd = os.open(self.staging, os.O_RDONLY)
+            rels = sorted(files)
+            # Each directory once, not one mkdir per file: 10,006 files sit in 2 directories.
+            for directory in sorted({(self.staging / rel).parent for rel in rels}):
+                directory.mkdir(parents=True, exist_ok=True)
+            for rel in rels:
                 _write_file(self.staging / rel, files[rel])
                 if _after_file is not None:
                     _after_file(rel)
-            _fsync_dir(self.staging)
+            if durable:
+                _make_durable(self.staging, fd, rels)
         except OSError as exc:
             self.discard()
             raise InputError(
@@ -183,6 +239,9 @@ class StagedTree:
         except BaseException:
             self.discard()
             raise
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def __enter__(self) -> StagedTree:
         return self
@@ -216,7 +275,7 @@ class StagedTree:
                 os.rename(staging, target)
                 shutil.rmtree(backup, ignore_errors=True)
             self.committed = True
-            _fsync_dir(target.parent)
+            _fsync_path(target.parent)
         except OSError as exc:
             if not self.committed:
                 self.discard()
@@ -230,9 +289,10 @@ class StagedTree:
             raise
 
 
-def write_tree_atomic(target: Path, files: Mapping[str, bytes]) -> None:
-    """Replace the directory `target` by exactly `files`, atomically."""
-    with StagedTree(target, files) as staged:
+def write_tree_atomic(target: Path, files: Mapping[str, bytes], *, durable: bool = True) -> None:
+    """Replace the directory `target` by exactly `files`, atomically (durably unless
+    `durable=False`: a scratch tree that no crash needs to survive)."""
+    with StagedTree(target, files, durable=durable) as staged:
         staged.commit()
 
 
@@ -255,7 +315,7 @@ def write_file_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         tmp = None
-        _fsync_dir(directory)
+        _fsync_path(directory)
     except OSError as exc:
         raise InputError(
             f"cannot write `{path}`: {exc.strerror or exc}",

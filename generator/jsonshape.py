@@ -201,6 +201,23 @@ class Integer(Leaf):
 
 
 @dataclass(frozen=True)
+class Number(Leaf):
+    """A number, integer or not (never a boolean), from `minimum` to `maximum`."""
+
+    minimum: int
+    maximum: int
+
+    def reason(self, value: object) -> str | None:
+        """Type, then range (which a huge integer fails without being printed)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, found {json_type(value)}"
+        if not self.minimum <= value <= self.maximum:
+            shown = _number(value) if isinstance(value, int) else f"`{value}`"
+            return f"must be a number from {self.minimum} to {self.maximum}, found {shown}"
+        return None
+
+
+@dataclass(frozen=True)
 class OneOf(Leaf):
     """One of a few fixed strings."""
 

@@ -18,7 +18,8 @@ class Step:
     """One stage begun, or counted work advanced.
 
     `stage` is a compiler stage's name (`load`, `validate`, … `render`,
-    `digest`; see `compile.pipeline.STAGES`), `golden` or `determinism`.
+    `digest`; see `compile.pipeline.STAGES`), `golden`, `reference` or
+    `determinism`.
     `total` is how many items the stage works through when known (controls
     to validate, golden cases to run) and `done` how many are finished.
     """

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mu.generator.build.attest import receipt_predicate, receipt_statement
+from mu.generator.build.coverage import percent_text
 from mu.generator.build.gates import run_gates
+from mu.generator.config import DEFAULT_MIN_COVERAGE
 from mu.generator.files import compare_trees, read_tree
 from mu.generator.hashing import sha256_hex
 from mu.generator.layout import Layout
@@ -87,6 +89,23 @@ def _field(name: str, fresh: object, recorded: object) -> Check:
     if fresh == recorded:
         return Check(name, "PASS", "matches")
     return Check(name, "FAIL", f"regenerated {fresh!r}, receipt records {recorded!r}")
+
+
+def _coverage(fresh: ReceiptPredicate, recorded: ReceiptPredicate) -> Check:
+    """The coverage recorded against the replay's, with the bar the build was held to
+    shown, so that an auditor sees a lowered `[build] min_coverage`."""
+    if recorded.coverage is None or fresh.coverage is None:
+        return _field("coverage", fresh.coverage, recorded.coverage)
+    if fresh.coverage != recorded.coverage:
+        return _field("coverage", fresh.coverage.to_dict(), recorded.coverage.to_dict())
+    c = recorded.coverage
+    detail = (
+        f"matches: {c.covered}/{c.controls} controls covered, "
+        f"required {percent_text(c.required)} by `[build] min_coverage`"
+    )
+    if c.required < DEFAULT_MIN_COVERAGE:
+        detail += f" (lowered from {DEFAULT_MIN_COVERAGE}%; {len(c.uncovered)} uncovered)"
+    return Check("coverage", "PASS", detail)
 
 
 def _controls(predicate: ReceiptPredicate) -> dict[str, dict[str, str]]:
@@ -180,8 +199,10 @@ def replay(
         if recorded.override is not None
         else frozenset()
     )
+    # The snapshot is held to the coverage bar the receipt recorded, not to today's mu.toml.
+    required = recorded.coverage.required if recorded.coverage is not None else None
     with tempfile.TemporaryDirectory(prefix="mu-replay-") as scratch:
-        run = run_gates(extract(files, Path(scratch)), waived=waived)
+        run = run_gates(extract(files, Path(scratch)), waived=waived, min_coverage=required)
     if not run.ok or run.compiled is None:
         failed = ", ".join(g.name for g in run.gates if not g.ok)
         comparison = Check("gates", "FAIL", f"the snapshot no longer passes: {failed}")
@@ -204,6 +225,7 @@ def replay(
         *_subject_comparisons(receipt, regenerated),
         _field("ontology digest", fresh.ontology.digest, recorded.ontology.digest),
         _field("golden results", fresh.golden.to_dict(), recorded.golden.to_dict()),
+        _coverage(fresh, recorded),
         _field("controls", _controls(fresh), _controls(recorded)),
         Check.of(
             "payload",

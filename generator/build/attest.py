@@ -10,7 +10,8 @@ values: the claims the statement is made under, the approvals and override
 it counted, and the policy gates. A build passes what it just decided; a
 replay passes what the receipt recorded (and gates rebuilt from a re-check),
 so both compute the same bytes. Only each gate's status is signed, never its
-detail text.
+detail text; what the coverage gate was held to (`[build] min_coverage`) and
+found is signed as the predicate's `coverage` (`run.coverage`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def receipt_predicate(
         approvals=approvals,
         override=override,
         made=made,
+        coverage=run.coverage,
     )
 
 
@@ -157,6 +159,7 @@ def rejection_predicate(
         override_required=True,
         overridable=overridable,
         made=made,
+        coverage=run.coverage,
     )
 
 

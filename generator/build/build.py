@@ -25,6 +25,7 @@ from pathlib import Path
 from mu.generator.build.attest import receipt_predicate, receipt_statement, rejection_payload
 from mu.generator.build.gates import GateRun, run_gates
 from mu.generator.build.policy import Policy, apply_override, enforce, overridable, release_signer
+from mu.generator.cache import NO_CACHE, Cache
 from mu.generator.errors import InputError
 from mu.generator.files import StagedTree
 from mu.generator.layout import Layout
@@ -64,7 +65,8 @@ class BuildResult:
 
     @property
     def gates(self) -> tuple[Check, ...]:
-        """Every gate in the order it matters: ontology, the policy's, golden, determinism."""
+        """Every gate in the order it matters: ontology, the policy's, then golden,
+        coverage, reference and determinism."""
         policy = self.policy.gates if self.policy is not None else ()
         first, rest = self.run.gates[:1], self.run.gates[1:]
         return (*first, *policy, *rest)
@@ -104,9 +106,11 @@ def _store(write: Callable[[], Path], what: str) -> Path:
         ) from exc
 
 
-def development_build(layout: Layout, progress: Progress = silent) -> BuildResult:
+def development_build(
+    layout: Layout, progress: Progress = silent, *, cache: Cache = NO_CACHE
+) -> BuildResult:
     """Every gate but approvals; `enforcers/` written when they pass; nothing signed."""
-    run = run_gates(layout, progress=progress)
+    run = run_gates(layout, progress=progress, cache=cache)
     if run.ok:
         assert run.compiled is not None
         with StagedTree(layout.enforcers, run.compiled.files) as staged:
@@ -119,27 +123,31 @@ def build(
     signer: Signer | None,
     generator: GeneratorId | None = None,
     progress: Progress = silent,
+    *,
+    cache: Cache = NO_CACHE,
 ) -> BuildResult:
     """Run every gate; on success write A, the snapshot and the next receipt of the chain.
 
     `signer` None is a development build (`development_build`). Otherwise the
     key must hold `release` in the newest trust-root version (`CheckFailed`, or
     `NoTrustRoot`, before any gate runs), and the root's policy is enforced.
-    `progress` hears each stage of the gates (it changes nothing built).
+    `progress` hears each stage of the gates (it changes nothing built); `cache`
+    (`generator.cache`) may spare work, never change what is built or signed.
 
     All or nothing, in an order that never leaves `enforcers/` newer than the
-    chain: A is staged (written and fsynced, not yet visible), the snapshot and
+    chain: A is staged (written and made durable, not yet visible), the snapshot and
     the receipt are made durable, and only then is A swapped in. A failure
     before the swap leaves `enforcers/` as it was; a crash between the receipt
     and the swap leaves the receipt ahead, and the next build (same content)
     swaps A in without a new link.
     """
     if signer is None:
-        return development_build(layout, progress)
+        return development_build(layout, progress, cache=cache)
     release = release_signer(layout, signer)
     generator = generator or this_generator()
     parent = newest(layout.receipts)
-    run, waiver = apply_override(layout, release, run_gates(layout, progress=progress), generator)
+    gated = run_gates(layout, progress=progress, cache=cache)
+    run, waiver = apply_override(layout, release, gated, generator, cache)
     policy = enforce(layout, release, run, generator, waiver)
     inside_repository(layout, layout.receipts)
     made = made_under(release.root)

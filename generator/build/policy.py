@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mu.generator.build.gates import GateRun, run_gates
+from mu.generator.cache import NO_CACHE, Cache
 from mu.generator.compile.validate import ViolationKey
 from mu.generator.layout import Layout
 from mu.generator.provenance.approvals import Tally, tally_approvals
@@ -111,7 +112,11 @@ def _note(run: GateRun, text: str) -> GateRun:
 
 
 def apply_override(
-    layout: Layout, release: Authorised, run: GateRun, generator: GeneratorId
+    layout: Layout,
+    release: Authorised,
+    run: GateRun,
+    generator: GeneratorId,
+    cache: Cache = NO_CACHE,
 ) -> tuple[GateRun, Waiver | None]:
     """`run` again with its violations waived, when an override by the compliance quorum
     names exactly them for exactly this ontology; else `run`, its ontology gate saying why
@@ -135,7 +140,7 @@ def apply_override(
             f"({missing} not named, {extra} no longer found): override the newest rejection",
         ), None
     waiver = Waiver(override.rejection, named, tally)
-    again = run_gates(layout, waived=named)
+    again = run_gates(layout, waived=named, cache=cache)
     if again.compiled is None:
         return _note(again, f"{where} names them all, yet the ontology does not compile"), None
     gates = tuple(

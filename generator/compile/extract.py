@@ -13,6 +13,7 @@ from typing import TypeVar, cast
 
 import rdflib
 from rdflib.namespace import RDF, RDFS, XSD
+from rdflib.term import Node
 
 from mu.generator.compile.model import (
     AuthorityLevel,
@@ -62,15 +63,91 @@ OUTCOMES: dict[rdflib.URIRef, Outcome] = {
 }
 
 
+class _T:
+    """The terms extract reads, each made once: an attribute of an rdflib `Namespace`
+    builds a new `URIRef` on every access, a real cost over 10,000 controls."""
+
+    AuthorityLevel = MU.AuthorityLevel
+    Role = MU.Role
+    TransactionType = MU.TransactionType
+    allowed_value = MU.allowedValue
+    amount_threshold = MU.amountThreshold
+    applies_to = MU.appliesTo
+    code = MU.code
+    control_id = MU.controlId
+    currency = MU.currency
+    datatype = MU.datatype
+    depends_on = MU.dependsOn
+    effect = MU.effect
+    has_field = MU.hasField
+    ledger = MU.ledger
+    may_approve = MU.mayApprove
+    may_execute = MU.mayExecute
+    may_initiate = MU.mayInitiate
+    message = MU.message
+    on_outcome = MU.onOutcome
+    owner = MU.owner
+    path = MU.path
+    pattern = MU.pattern
+    rank = MU.rank
+    recipient = MU.recipient
+    required = MU.required
+    required_authority = MU.requiredAuthority
+    separates = MU.separates
+    type_id = MU.typeId
+    when = MU.when
+    label = RDFS.label
+
+
+_RDF_TYPE = RDF.type
+
+
 class _Reader:
-    """Typed single-value and multi-value reads with a clear error on a gap."""
+    """Typed single-value and multi-value reads with a clear error on a gap.
+
+    The graph is read once, in one pass over its triples, into an index of
+    subject → predicate → objects; every read after that is a dict lookup.
+    (Asking rdflib per control and property was most of the stage.) The reads
+    answer exactly what `graph.objects(node, prop)` and
+    `graph.subjects(RDF.type, cls)` would: rdflib yields each triple of a
+    graph once, so the index holds no value twice.
+    """
 
     def __init__(self, graph: rdflib.Graph) -> None:
-        self.g = graph
+        index: dict[Node, dict[Node, list[Node]]] = {}
+        for s, p, o in graph.triples((None, None, None)):
+            by_prop = index.get(s)
+            if by_prop is None:
+                by_prop = index[s] = {}
+            values = by_prop.get(p)
+            if values is None:
+                by_prop[p] = [o]
+            else:
+                values.append(o)
+        typed: dict[Node, list[Node]] = {}
+        for s, by_prop in index.items():
+            for cls in by_prop.get(_RDF_TYPE, ()):
+                typed.setdefault(cls, []).append(s)
+        self._index = index
+        self._typed = typed
+        # The properties of the node read last: extract reads one node's
+        # properties in a row, and an rdflib term hashes in Python, slowly.
+        self._node: Node | None = None
+        self._props: dict[Node, list[Node]] = {}
 
-    def one(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> rdflib.term.Node:
+    def _objects(self, node: Node, prop: rdflib.URIRef) -> list[Node]:
+        """The objects of `prop` on `node` (the index's own list: never modified)."""
+        if node is not self._node:
+            self._node, self._props = node, self._index.get(node, {})
+        return self._props.get(prop, [])
+
+    def instances(self, cls: rdflib.URIRef) -> list[Node]:
+        """Every subject typed `cls` (`rdf:type`), in no particular order: callers sort."""
+        return list(self._typed.get(cls, ()))
+
+    def one(self, node: Node, prop: rdflib.URIRef) -> Node:
         """The single value of `prop` on `node`; anything else is a clear error."""
-        values = sorted(self.g.objects(node, prop), key=str)
+        values = self._objects(node, prop)
         if len(values) != 1:
             raise CheckFailed(
                 f"`{node}` needs exactly one `{prop}`, found {len(values)}",
@@ -78,30 +155,32 @@ class _Reader:
             )
         return values[0]
 
-    def opt(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> rdflib.term.Node | None:
+    def opt(self, node: Node, prop: rdflib.URIRef) -> Node | None:
         """The value of an optional `prop` (the smallest if several), or None."""
-        values = sorted(self.g.objects(node, prop), key=str)
-        return values[0] if values else None
+        values = self._objects(node, prop)
+        if len(values) < 2:
+            return values[0] if values else None
+        return sorted(values, key=str)[0]
 
-    def text(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> str:
+    def text(self, node: Node, prop: rdflib.URIRef) -> str:
         """The single value of `prop` as a string."""
         return str(self.one(node, prop))
 
-    def opt_text(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> str | None:
+    def opt_text(self, node: Node, prop: rdflib.URIRef) -> str | None:
         """The optional value of `prop` as a string, or None."""
         value = self.opt(node, prop)
         return None if value is None else str(value)
 
-    def all(self, node: rdflib.term.Node, prop: rdflib.URIRef) -> list[rdflib.term.Node]:
+    def all(self, node: Node, prop: rdflib.URIRef) -> list[Node]:
         """Every value of `prop`, sorted so graph order never leaks out."""
-        return sorted(self.g.objects(node, prop), key=str)
+        return sorted(self._objects(node, prop), key=str)
 
 
-def _ids(r: _Reader, nodes: list[rdflib.term.Node], prop: rdflib.URIRef) -> tuple[str, ...]:
+def _ids(r: _Reader, nodes: list[Node], prop: rdflib.URIRef) -> tuple[str, ...]:
     return tuple(sorted(r.text(n, prop) for n in nodes))
 
 
-def _mapped(table: dict[rdflib.URIRef, T], nodes: list[rdflib.term.Node]) -> tuple[T, ...]:
+def _mapped(table: dict[rdflib.URIRef, T], nodes: list[Node]) -> tuple[T, ...]:
     out = []
     for node in nodes:
         if node not in table:
@@ -112,29 +191,29 @@ def _mapped(table: dict[rdflib.URIRef, T], nodes: list[rdflib.term.Node]) -> tup
 
 def _transaction_types(r: _Reader) -> tuple[TransactionType, ...]:
     types = []
-    for node in set(r.g.subjects(RDF.type, MU.TransactionType)):
+    for node in r.instances(_T.TransactionType):
         fields = []
-        for field in r.all(node, MU.hasField):
-            datatype = r.one(field, MU.datatype)
+        for field in r.all(node, _T.has_field):
+            datatype = r.one(field, _T.datatype)
             if datatype not in DATATYPES:
                 raise CheckFailed(f"unknown field datatype `{datatype}`", hint="run `mu validate`")
-            required = r.one(field, MU.required)
-            path = r.text(field, MU.path)
+            required = r.one(field, _T.required)
+            path = r.text(field, _T.path)
             kind = DATATYPES[cast(rdflib.URIRef, datatype)]
             fields.append(
                 FieldDef(
                     path=path,
                     datatype=kind,
                     required=bool(cast(rdflib.Literal, required).toPython()),
-                    pattern=r.opt_text(field, MU.pattern),
-                    allowed_values=_allowed_values(path, kind, r.all(field, MU.allowedValue)),
+                    pattern=r.opt_text(field, _T.pattern),
+                    allowed_values=_allowed_values(path, kind, r.all(field, _T.allowed_value)),
                 )
             )
         types.append(
             TransactionType(
                 iri=str(node),
-                type_id=r.text(node, MU.typeId),
-                label=r.text(node, RDFS.label),
+                type_id=r.text(node, _T.type_id),
+                label=r.text(node, _T.label),
                 fields=tuple(sorted(fields, key=lambda f: f.path)),
             )
         )
@@ -142,7 +221,7 @@ def _transaction_types(r: _Reader) -> tuple[TransactionType, ...]:
 
 
 def _allowed_values(
-    path: str, datatype: Datatype, nodes: list[rdflib.term.Node]
+    path: str, datatype: Datatype, nodes: list[Node]
 ) -> tuple[str, ...]:
     """The `mu:allowedValue`s of a field as canonical lexical forms, sorted and de-duplicated.
 
@@ -173,11 +252,11 @@ def _authority_levels(r: _Reader) -> tuple[AuthorityLevel, ...]:
     levels = [
         AuthorityLevel(
             iri=str(node),
-            code=r.text(node, MU.code),
-            rank=int(cast(rdflib.Literal, r.one(node, MU.rank)).toPython()),
-            label=r.text(node, RDFS.label),
+            code=r.text(node, _T.code),
+            rank=int(cast(rdflib.Literal, r.one(node, _T.rank)).toPython()),
+            label=r.text(node, _T.label),
         )
-        for node in set(r.g.subjects(RDF.type, MU.AuthorityLevel))
+        for node in r.instances(_T.AuthorityLevel)
     ]
     return tuple(sorted(levels, key=lambda a: (a.rank, a.code)))
 
@@ -186,52 +265,52 @@ def _roles(r: _Reader) -> tuple[Role, ...]:
     roles = [
         Role(
             iri=str(node),
-            label=r.opt_text(node, RDFS.label) or str(node),
-            may_initiate=_ids(r, r.all(node, MU.mayInitiate), MU.typeId),
-            may_approve=_ids(r, r.all(node, MU.mayApprove), MU.typeId),
-            may_execute=_ids(r, r.all(node, MU.mayExecute), MU.typeId),
+            label=r.opt_text(node, _T.label) or str(node),
+            may_initiate=_ids(r, r.all(node, _T.may_initiate), _T.type_id),
+            may_approve=_ids(r, r.all(node, _T.may_approve), _T.type_id),
+            may_execute=_ids(r, r.all(node, _T.may_execute), _T.type_id),
         )
-        for node in set(r.g.subjects(RDF.type, MU.Role))
+        for node in r.instances(_T.Role)
     ]
     return tuple(sorted(roles, key=lambda x: (x.iri, x.label)))
 
 
-def _decimal(node: rdflib.term.Node) -> Decimal:
+def _decimal(node: Node) -> Decimal:
     try:
         return Decimal(str(node))
     except InvalidOperation as exc:
         raise CheckFailed(f"`{node}` is not a decimal", hint="write e.g. `100000.00`") from exc
 
 
-def _control(r: _Reader, node: rdflib.term.Node, kind: ControlKind) -> Control:
-    threshold = r.opt(node, MU.amountThreshold)
-    authority = r.opt(node, MU.requiredAuthority)
-    effect = r.opt(node, MU.effect)
+def _control(r: _Reader, node: Node, kind: ControlKind) -> Control:
+    threshold = r.opt(node, _T.amount_threshold)
+    authority = r.opt(node, _T.required_authority)
+    effect = r.opt(node, _T.effect)
     return Control(
         iri=str(node),
-        control_id=r.text(node, MU.controlId),
+        control_id=r.text(node, _T.control_id),
         kind=kind,
-        label=r.text(node, RDFS.label),
-        owner=r.text(node, MU.owner),
-        applies_to=_ids(r, r.all(node, MU.appliesTo), MU.typeId),
-        when=r.opt_text(node, MU.when),
-        depends_on=_ids(r, r.all(node, MU.dependsOn), MU.controlId),
+        label=r.text(node, _T.label),
+        owner=r.text(node, _T.owner),
+        applies_to=_ids(r, r.all(node, _T.applies_to), _T.type_id),
+        when=r.opt_text(node, _T.when),
+        depends_on=_ids(r, r.all(node, _T.depends_on), _T.control_id),
         amount_threshold=None if threshold is None else _decimal(threshold),
-        currency=r.opt_text(node, MU.currency),
-        required_authority=None if authority is None else r.text(authority, MU.code),
-        separates=_mapped(PARTIES, r.all(node, MU.separates)),
+        currency=r.opt_text(node, _T.currency),
+        required_authority=None if authority is None else r.text(authority, _T.code),
+        separates=_mapped(PARTIES, r.all(node, _T.separates)),
         effect=None if effect is None else _mapped(EFFECTS, [effect])[0],
-        message=r.opt_text(node, MU.message),
-        recipients=tuple(sorted(str(v) for v in r.all(node, MU.recipient))),
-        on_outcome=_mapped(OUTCOMES, r.all(node, MU.onOutcome)),
-        ledger=r.opt_text(node, MU.ledger),
+        message=r.opt_text(node, _T.message),
+        recipients=tuple(sorted(str(v) for v in r.all(node, _T.recipient))),
+        on_outcome=_mapped(OUTCOMES, r.all(node, _T.on_outcome)),
+        ledger=r.opt_text(node, _T.ledger),
     )
 
 
 def _controls(r: _Reader) -> tuple[Control, ...]:
     controls = []
     for cls, kind in sorted(KIND_OF_CLASS.items()):
-        for node in set(r.g.subjects(RDF.type, cls)):
+        for node in r.instances(cls):
             controls.append(_control(r, node, kind))
     return tuple(sorted(controls, key=lambda c: c.control_id))
 

@@ -9,7 +9,11 @@ condition compiler from a parsed, type-checked AST.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
+
+from mu.generator.hashing import canonical_json, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -123,3 +127,106 @@ class PackageIR:
     schema: SchemaIR
     controls: tuple[ControlIR, ...]
     dispatch_digest: str  # sha256 over the sorted control ids
+
+
+# --------------------------------------------------------------------------
+# Canonical JSON of IR values
+# --------------------------------------------------------------------------
+
+# JCS (RFC 8785) admits integers only within a double's exact range.
+_JCS_INT_MIN = -(2**53) + 1
+_JCS_INT_MAX = 2**53 - 1
+# Per dataclass type, its field names in declaration order (what `asdict` walks).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def plain(value: object) -> object:
+    """`value` as `dataclasses.asdict` would give it: dataclasses become dicts, recursively.
+
+    Tuples stay tuples and lists lists, as with `asdict`; leaves are not copied
+    (IR leaves are immutable). Values of any other type pass through unchanged.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is tuple:
+        return tuple(plain(item) for item in value)  # type: ignore[attr-defined]
+    if kind is list:
+        return [plain(item) for item in value]  # type: ignore[attr-defined]
+    if kind is dict:
+        return {key: plain(item) for key, item in value.items()}  # type: ignore[attr-defined]
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is None:
+        return value
+    return {name: plain(getattr(value, name)) for name in names}
+
+
+def ir_json(value: object, *, omit: tuple[str, ...] = ()) -> bytes:
+    """The RFC 8785 canonical JSON of `plain(value)`: byte for byte `hashing.canonical_json`.
+
+    `omit` names keys of the top-level object left out (a dataclass's own
+    `digest`, when the digest is computed over the rest).
+
+    The IR is strings, small integers, booleans and None in tuples and
+    dataclasses, and for those JCS and `json.dumps` (sorted keys, no spaces,
+    UTF-8, escapes as in ECMAScript) write the same bytes; `json.dumps` is C
+    and several times faster than the pure-Python `rfc8785`. Anything outside
+    that domain (a float, an integer JCS refuses, a non-ASCII key, whose UTF-16
+    order can differ from Python's, a lone surrogate) goes to `rfc8785` itself,
+    so the answer, or the error, is always its.
+    """
+    try:
+        data = _json_value(value)
+        _omit(data, omit)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return text.encode("utf-8")
+    except (_OutsideDomain, UnicodeEncodeError):
+        # UnicodeEncodeError: a lone surrogate, for which rfc8785 raises its own error.
+        data = plain(value)
+        _omit(data, omit)
+        return canonical_json(data)
+
+
+def ir_digest(value: object, *, omit: tuple[str, ...] = ()) -> str:
+    """Hex sha256 of `ir_json(value, omit=omit)`: the digest `hashing.digest_json` gives."""
+    return sha256_hex(ir_json(value, omit=omit))
+
+
+class _OutsideDomain(Exception):
+    """A value `json.dumps` might not write as JCS does."""
+
+
+def _omit(data: object, keys: tuple[str, ...]) -> None:
+    if keys and isinstance(data, dict):
+        for key in keys:
+            data.pop(key, None)
+
+
+def _json_value(value: object) -> object:
+    """`plain(value)` in one pass, raising `_OutsideDomain` at anything but the IR's
+    JSON domain: exact str, bool, None, int within JCS's range, tuples, lists, dicts
+    with ASCII string keys, dataclasses of those."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if _JCS_INT_MIN <= value <= _JCS_INT_MAX:  # type: ignore[operator]
+            return value
+        raise _OutsideDomain
+    if kind is tuple or kind is list:
+        return [_json_value(item) for item in value]  # type: ignore[attr-defined]
+    if kind is dict:
+        out = {}
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not key.isascii():
+                raise _OutsideDomain
+            out[key] = _json_value(item)
+        return out
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is None or not all(name.isascii() for name in names):
+        raise _OutsideDomain
+    return {name: _json_value(getattr(value, name)) for name in names}

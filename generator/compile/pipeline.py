@@ -18,13 +18,14 @@ from typing import TypeVar
 
 from rdflib import RDF, URIRef
 
+from mu.generator.cache import NO_CACHE, Cache
+from mu.generator.compile.cached import render_cached
 from mu.generator.compile.digest import semantic_digest
 from mu.generator.compile.extract import KIND_OF_CLASS, extract_ontology
 from mu.generator.compile.ir import PackageIR
 from mu.generator.compile.load import LoadedOntology, SourceFile, load_ontology
 from mu.generator.compile.lower import CompiledConditions, compile_conditions, lower
 from mu.generator.compile.model import Ontology
-from mu.generator.compile.render import render_package
 from mu.generator.compile.restrictions import RestrictionProblem, check_restrictions
 from mu.generator.compile.validate import (
     Namer,
@@ -174,6 +175,8 @@ class Unit:
     """What flows through the stages: each stage fills in the next field."""
 
     directory: Path
+    # Where stages may find earlier results (`generator.cache`); never changes what they make.
+    cache: Cache = NO_CACHE
     loaded: LoadedOntology | None = None
     # Σ named apart from O (`mu validate --schema`); None: the ontology's `shapes/`.
     shapes: Path | None = None
@@ -255,7 +258,7 @@ def _lower(unit: Unit) -> Unit:
 
 
 def _render(unit: Unit) -> Unit:
-    return replace(unit, files=render_package(_need(unit.ir, "ir")))
+    return replace(unit, files=render_cached(_need(unit.ir, "ir"), unit.cache))
 
 
 def _digest(unit: Unit) -> Unit:
@@ -309,11 +312,17 @@ def check(loaded: LoadedOntology) -> Checked:
 
 
 def validate_directory(
-    ontology_dir: Path, progress: Progress = silent, *, shapes: Path | None = None
+    ontology_dir: Path,
+    progress: Progress = silent,
+    *,
+    shapes: Path | None = None,
+    cache: Cache = NO_CACHE,
 ) -> Checked:
     """The checking stages, for `mu validate`; `shapes` replaces the ontology's `shapes/`
-    as the organisation's Σ (the core shapes always apply)."""
-    return _checked(run_stages(CHECK_STAGES, Unit(ontology_dir, shapes=shapes), progress))
+    as the organisation's Σ (the core shapes always apply). `cache` may spare work, never
+    change the result."""
+    unit = Unit(ontology_dir, cache=cache, shapes=shapes)
+    return _checked(run_stages(CHECK_STAGES, unit, progress))
 
 
 def waivable(v: Violation, waived: frozenset[ViolationKey]) -> bool:
@@ -328,6 +337,7 @@ def compile_ontology(
     shown: str | None = None,
     waived: frozenset[ViolationKey] = frozenset(),
     progress: Progress = silent,
+    cache: Cache = NO_CACHE,
 ) -> Compiled:
     """Every stage up to rendered files; raises `ValidationFailed` unless O ⊨ Σ.
 
@@ -337,9 +347,10 @@ def compile_ontology(
     do a core-shape violation and a condition that does not compile, whatever
     `waived` says. A key of `waived` that matches nothing is ignored: callers
     decide whether that matters. `ValidationFailed.digest` is the attempted
-    ontology's semantic digest, the one an override binds.
+    ontology's semantic digest, the one an override binds. `cache` (`generator.cache`)
+    may spare work, never change what is compiled: the default reads and writes nothing.
     """
-    unit = run_stages(CHECK_STAGES, Unit(ontology_dir), progress)
+    unit = run_stages(CHECK_STAGES, Unit(ontology_dir, cache=cache), progress)
     loaded, report = _need(unit.loaded, "loaded"), _need(unit.report, "report")
     blocking = [v for v in report.violations if not waivable(v, waived)]
     ontology, conditions = unit.ontology, unit.conditions
@@ -387,6 +398,7 @@ def generate(
     layout: Layout,
     check_only: bool = False,
     progress: Progress = silent,
+    cache: Cache = NO_CACHE,
 ) -> GenerateResult:
     """Compile and write A atomically; with `check_only`, write nothing and compare.
 
@@ -394,7 +406,9 @@ def generate(
     first checked by the path policy (`generator.paths.output_directory`).
     """
     target = layout.enforcers if output is None else output_directory(layout, output)
-    compiled = compile_ontology(ontology_dir, shown=layout.shown(ontology_dir), progress=progress)
+    compiled = compile_ontology(
+        ontology_dir, shown=layout.shown(ontology_dir), progress=progress, cache=cache
+    )
     diff = compare_trees(compiled.files, read_tree(target))
     if check_only:
         return GenerateResult(target, compiled, diff, written=False)

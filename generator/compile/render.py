@@ -6,15 +6,31 @@ The renderer is the last step before user text becomes code, so it is strict:
   the `py` filter, which writes a Python literal for a small set of exact types
   and refuses everything else;
 - the one piece of raw code, a compiled condition (`ConditionIR.source`), is
-  checked again here against a whitelist of expression nodes before it is
-  inserted, and every rendered module is parsed back with `ast` — defence in
-  depth, so a bug upstream fails the build instead of shipping code;
+  checked again (`control_module`) against a whitelist of expression nodes
+  before it is inserted, and every rendered module is parsed back with `ast` —
+  defence in depth, so a bug upstream fails the build instead of shipping code;
 - output is a pure function of the IR: sorted inputs, no clock, no paths,
   LF line endings, UTF-8, exactly one trailing newline.
 
+What each file is a function of (beside mu's own code: templates, renderer,
+runtime source), which is what a cache of rendered files must key on:
+
+- `controls/<id>.py`: that control's `ControlIR` and the generator's name and
+  version, nothing else (`render_control`, `render_control_key_material`). Not
+  the other controls: `DEPENDS_ON` holds ids, resolved by `dispatch.py` at
+  import. Not the authority levels: `REQUIRED_AUTHORITY` is a code, ranks live
+  in `schema.py`. Not the transaction types: the condition was type-checked
+  against their fields when it was lowered, and the IR holds the result.
+- `__init__.py`, `controls/__init__.py`, `runtime.py`: the name and version.
+- `schema.py`: the name, version and `SchemaIR`.
+- `dispatch.py`: the name, version, sorted control ids and `dispatch_digest`
+  (those five: `render_shared`, `render_shared_key_material`).
+- `MANIFEST.json`: every other file's bytes, and each control's id, kind and
+  digest, the schema and dispatch digests (`render_manifest`).
+
 The runtime is not a template: its source is the real, type-checked package
-`generator.compile.runtime`, which `runtime_source` assembles into one module
-and `render_package` renders by prepending the header.
+`generator.compile.runtime`, which `runtime_assembly` joins into one module and
+`runtime_source` fills in.
 """
 
 from __future__ import annotations
@@ -22,53 +38,46 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import io
 import json
 import re
-import sys
-import tokenize
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from mu.generator.compile.conditions.hoist import hoist_decimals
-from mu.generator.compile.conditions.safety import verify_source
-from mu.generator.compile.ir import ControlIR, PackageIR
-from mu.generator.compile.model import CONTROL_KINDS, EFFECTS, OUTCOMES, PARTIES
+from mu.generator.compile.control_module import check_control, check_controls, control_context
+from mu.generator.compile.ir import ControlIR, PackageIR, ir_json, plain
+from mu.generator.compile.runtime_assembly import RUNTIME_PARTS
+from mu.generator.compile.runtime_assembly import assembled_runtime as _assembled_runtime
 from mu.generator.compile.schema_context import schema_context
 from mu.generator.hashing import sha256_hex
 
-__all__ = ["constant_digest", "py_literal", "render_package", "runtime_source"]
+__all__ = [
+    "RUNTIME_PARTS",
+    "RenderContext",
+    "constant_digest",
+    "py_literal",
+    "render_control",
+    "render_control_key_material",
+    "render_manifest",
+    "render_package",
+    "render_shared",
+    "render_shared_key_material",
+    "runtime_source",
+]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-# The source of `runtime.py`: a package of real modules, read as text here and
-# never imported, so the generator does not depend on what it emits.
+# The source of `runtime.py`: a package of real modules, read as text and
+# never imported, so the generator does not depend on what it emits. Read
+# through this name (and `_assembled_runtime`, cached per directory), so a
+# test may point it at a patched copy.
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-RUNTIME_PACKAGE = "mu.generator.compile.runtime"
-# The runtime's parts in the order they are emitted. A part may import names
-# only from the parts before it, because in the one generated module those
-# names must already be defined when its body runs.
-RUNTIME_PARTS = (
-    "values.py",
-    "decision.py",
-    "specs.py",
-    "parse.py",
-    "fields.py",
-    "plan.py",
-    "engine.py",
-    "actions.py",
-)
 
-# Identifiers become file names and module names, so they are held to the
-# contract's pattern (SPEC §3) even though validation upstream checks it too.
-_CONTROL_ID_RE = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
 # Name and version are written into header comments, where `py` cannot help.
 _HEADER_WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", re.ASCII)
 _HEX_DIGEST_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
-# The same plain decimal notation the runtime accepts for amounts.
-_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 # A runtime constant the renderer fills in, e.g.
 # `GENERATOR_NAME: Final[str] = "unrendered"  # rendered: generator_name`.
 # The whole line is replaced, so the placeholder and its marker never ship.
@@ -77,9 +86,9 @@ _RENDERED_CONSTANT_RE = re.compile(
     r'(?P<name>[A-Z][A-Z0-9_]*): Final\[str\] = "[^"\\]*"  # rendered: (?P<key>[a-z_]+)',
     re.ASCII,
 )
-# Ruff's line length for the generator's source: a merged import line longer
-# than this would need wrapping, which the assembler does not do.
-_IMPORT_LINE_LIMIT = 100
+# The files besides the control modules and the manifest (`render_shared`).
+SHARED_FILES = ("__init__.py", "controls/__init__.py", "dispatch.py", "runtime.py", "schema.py")
+MANIFEST = "MANIFEST.json"
 
 
 def py_literal(value: object) -> str:
@@ -121,9 +130,26 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates are package data, read once: without this every
+        # `get_template` (and every `include`) stats its file again.
+        auto_reload=False,
     )
     env.filters["py"] = py_literal
     return env
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """All a control module reads beyond its own `ControlIR`: the generator that
+    writes it, named in its header. Nothing else package-wide reaches it."""
+
+    generator_name: str
+    generator_version: str
+
+    @classmethod
+    def of(cls, ir: PackageIR) -> RenderContext:
+        """The context of every control module of `ir`."""
+        return cls(ir.generator_name, ir.generator_version)
 
 
 def render_package(ir: PackageIR) -> dict[str, bytes]:
@@ -131,16 +157,102 @@ def render_package(ir: PackageIR) -> dict[str, bytes]:
 
     The result holds `__init__.py`, `runtime.py`, `schema.py`, `dispatch.py`,
     `controls/__init__.py`, one `controls/<control_id>.py` per control and
-    `MANIFEST.json`, with keys in sorted order. Raises `ValueError` if the IR
-    holds something that cannot be rendered safely (a malformed id, digest or
-    compiled condition) and `TypeError` if a value of an unexpected type would
-    reach generated code.
+    `MANIFEST.json`, with keys in sorted order: `render_shared(ir)`, then
+    `render_control` of each control, then `render_manifest` of them all.
+    Raises `ValueError` if the IR holds something that cannot be rendered
+    safely (a malformed id, digest or compiled condition) and `TypeError` if a
+    value of an unexpected type would reach generated code.
     """
+    controls = _checked_controls(ir)
+    files = _render_shared(ir, controls)
+    context = RenderContext.of(ir)
+    for control in controls:
+        files[control.module_path] = _render_control(control, context)
+    files = dict(sorted(files.items()))
+    files[MANIFEST] = _manifest(ir, controls, files)
+    return dict(sorted(files.items()))
+
+
+def render_shared(ir: PackageIR) -> dict[str, bytes]:
+    """Every file of the package but the control modules and the manifest (`SHARED_FILES`).
+
+    A function of `render_shared_key_material(ir)` alone (and of mu's own
+    code). Checks every control as `render_package` does, since `dispatch.py`
+    names them all.
+    """
+    return _render_shared(ir, _checked_controls(ir))
+
+
+def render_control(control: ControlIR, context: RenderContext) -> bytes:
+    """The bytes of `control.module_path`, exactly as `render_package` writes them.
+
+    A function of `render_control_key_material(control, context)` alone (and of
+    mu's own code). Raises as `render_package` does for this control; that no
+    other control has its id is the package's check, not this one's.
+    """
+    _check_header_word("generator name", context.generator_name)
+    _check_header_word("generator version", context.generator_version)
+    check_control(control)
+    return _render_control(control, context)
+
+
+def render_manifest(ir: PackageIR, files: Mapping[str, bytes]) -> bytes:
+    """`MANIFEST.json` for `ir` whose other files are `files` (path → bytes).
+
+    Records the sha256 of every file in `files`, each control's module, kind
+    and digest, and the schema and dispatch digests.
+    """
+    controls = sorted(ir.controls, key=lambda c: c.control_id)
+    return _manifest(ir, controls, {path: files[path] for path in sorted(files)})
+
+
+def render_control_key_material(control: ControlIR, context: RenderContext) -> bytes:
+    """Canonical JSON of everything `render_control(control, context)` reads.
+
+    The generator's name and version and every field of the `ControlIR`
+    (its digest too, which the header shows). A cache key must add mu's own
+    digest: the templates and the renderer are inputs as well.
+    """
+    return ir_json(
+        {
+            "generator_name": context.generator_name,
+            "generator_version": context.generator_version,
+            "control": plain(control),
+        }
+    )
+
+
+def render_shared_key_material(ir: PackageIR) -> bytes:
+    """Canonical JSON of everything `render_shared(ir)` reads.
+
+    The generator's name and version, the `SchemaIR`, the dispatch digest and
+    the sorted control ids: `dispatch.py` lists the ids and nothing else of the
+    controls. (`render_shared` also checks every control, as `render_package`
+    does; `render_control` runs the same check on each control it renders, so
+    a cache that keys the shared files on this loses no check.) A cache key
+    must add mu's own digest (templates, renderer, runtime source).
+    """
+    controls = sorted(ir.controls, key=lambda c: c.control_id)
+    return ir_json(
+        {
+            "generator_name": ir.generator_name,
+            "generator_version": ir.generator_version,
+            "schema": plain(ir.schema),
+            "dispatch_digest": ir.dispatch_digest,
+            "control_ids": [c.control_id for c in controls],
+        }
+    )
+
+
+def _checked_controls(ir: PackageIR) -> list[ControlIR]:
     _check_header_word("generator name", ir.generator_name)
     _check_header_word("generator version", ir.generator_version)
     controls = sorted(ir.controls, key=lambda c: c.control_id)
-    _check_controls(controls)
+    check_controls(controls)
+    return controls
 
+
+def _render_shared(ir: PackageIR, controls: list[ControlIR]) -> dict[str, bytes]:
     base: dict[str, Any] = {
         "generator_name": ir.generator_name,
         "generator_version": ir.generator_version,
@@ -162,21 +274,31 @@ def render_package(ir: PackageIR) -> dict[str, bytes]:
             _hex(ir.dispatch_digest),
         ),
     }
-    for control in controls:
-        files[control.module_path] = _render(
-            "control.py.j2", {**base, **_control_context(control)}, _hex(control.digest)
-        )
-
     for path, text in files.items():
         _check_python(path, text)
+    return {path: files[path].encode("utf-8") for path in sorted(files)}
 
-    out = {path: files[path].encode("utf-8") for path in sorted(files)}
-    out["MANIFEST.json"] = _manifest(ir, controls, out)
-    return dict(sorted(out.items()))
+
+def _render_control(control: ControlIR, context: RenderContext) -> bytes:
+    # `control` has passed `check_control`.
+    text = _normalise(
+        _template("control.py.j2").render(
+            generator_name=context.generator_name,
+            generator_version=context.generator_version,
+            **control_context(control),
+            source_digest=_hex(control.digest),
+        )
+    )
+    _check_python(control.module_path, text)
+    return text.encode("utf-8")
+
+
+def _template(name: str) -> Template:
+    return _environment().get_template(name)
 
 
 def _render(template: str, context: Mapping[str, Any], source_digest: str) -> str:
-    text = _environment().get_template(template).render(**context, source_digest=source_digest)
+    text = _template(template).render(**context, source_digest=source_digest)
     return _normalise(text)
 
 
@@ -188,7 +310,7 @@ def _normalise(text: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# The runtime: real modules assembled into one
+# The runtime: real modules assembled into one (`runtime_assembly`)
 # --------------------------------------------------------------------------
 
 
@@ -208,138 +330,6 @@ def runtime_source(generator_name: str, generator_version: str) -> str:
     _check_header_word("generator version", generator_version)
     values = {"generator_name": generator_name, "generator_version": generator_version}
     return _fill_constants(_assembled_runtime(RUNTIME_DIR), values)
-
-
-@functools.lru_cache(maxsize=4)
-def _assembled_runtime(directory: Path) -> str:
-    """The runtime source in `directory` as one module, constants not yet filled.
-
-    Keyed by directory, so a test that points `RUNTIME_DIR` at a patched copy
-    gets its own entry.
-    """
-    doc = _package_docstring(directory / "__init__.py")
-    plain: set[str] = set()
-    members: dict[str, set[str]] = {}
-    bodies: list[str] = []
-    for index, name in enumerate(RUNTIME_PARTS):
-        text = (directory / name).read_text(encoding="utf-8")
-        body = _split_part(name, text, RUNTIME_PARTS[:index], plain, members)
-        # Blank lines between parts are the assembler's, not the parts': after
-        # an import block ruff wants one blank line, between top-level code two.
-        bodies.append(body.lstrip("\n"))
-    lines = ["from __future__ import annotations", ""]
-    lines += [f"import {module}" for module in sorted(plain, key=_module_key)]
-    for module in sorted(members, key=_module_key):
-        names = ", ".join(sorted(members[module], key=_member_key))
-        lines.append(f"from {module} import {names}")
-    for line in lines:
-        if len(line) > _IMPORT_LINE_LIMIT:
-            raise ValueError(f"runtime import line is too long to emit unwrapped: {line}")
-    # Each body ends with a newline, so "\n\n" leaves two blank lines between parts.
-    return doc + "\n" + "\n".join(lines) + "\n\n" + "\n\n".join(bodies)
-
-
-def _package_docstring(path: Path) -> str:
-    """The exact source lines of the runtime package's docstring, its only statement."""
-    text = path.read_text(encoding="utf-8")
-    statements = ast.parse(text, filename=str(path)).body
-    if len(statements) != 1 or not _is_docstring(statements[0]):
-        raise ValueError(f"`{path.name}` of the runtime must hold only the module docstring")
-    node = statements[0]
-    assert node.end_lineno is not None  # always set by ast.parse
-    return "".join(text.splitlines(keepends=True)[node.lineno - 1 : node.end_lineno])
-
-
-def _split_part(
-    name: str,
-    text: str,
-    earlier: tuple[str, ...],
-    plain: set[str],
-    members: dict[str, set[str]],
-) -> str:
-    """Add a part's imports to `plain`/`members`; return the text after them."""
-
-    def refuse(why: str) -> ValueError:
-        return ValueError(f"runtime part `{name}`: {why}")
-
-    statements = ast.parse(text, filename=name).body
-    if not statements or not _is_docstring(statements[0]):
-        raise refuse("it must start with a docstring")
-    imports: list[ast.Import | ast.ImportFrom] = []
-    for statement in statements[1:]:
-        if not isinstance(statement, (ast.Import, ast.ImportFrom)):
-            break
-        imports.append(statement)
-    rest = statements[1 + len(imports) :]
-    # Imports are merged from the top of each part only: one elsewhere would
-    # be emitted where it stands, outside the checked import block.
-    for statement in rest:
-        for node in ast.walk(statement):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                raise refuse(f"line {node.lineno}: imports belong at the top of the part")
-    future = False
-    for node in imports:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                _check_runtime_import(refuse, alias.name, alias.asname)
-                plain.add(alias.name)
-            continue
-        module = node.module or ""
-        if node.level or module.startswith(RUNTIME_PACKAGE + "."):
-            # A name of an earlier part: the same module once assembled.
-            source = module if node.level else module.removeprefix(RUNTIME_PACKAGE + ".")
-            if node.level > 1 or f"{source}.py" not in earlier:
-                raise refuse(f"it may import only from the parts before it, not `{module}`")
-            continue
-        if module == "__future__":
-            if [alias.name for alias in node.names] != ["annotations"]:
-                raise refuse("the only __future__ import is `annotations`")
-            future = True
-            continue
-        for alias in node.names:
-            _check_runtime_import(refuse, module, alias.asname, alias.name)
-            members.setdefault(module, set()).add(alias.name)
-    if not future:
-        # Every part is checked with postponed annotations, so the module must be too.
-        raise refuse("it must import `annotations` from __future__")
-    end = imports[-1].end_lineno
-    assert end is not None  # always set by ast.parse
-    return "".join(text.splitlines(keepends=True)[end:])
-
-
-def _check_runtime_import(
-    refuse: Callable[[str], ValueError], module: str, asname: str | None, member: str = ""
-) -> None:
-    # The generated package must deploy with Python alone (SPEC §5).
-    if module.partition(".")[0] not in sys.stdlib_module_names:
-        raise refuse(f"`{module}` is not in the standard library")
-    # Aliases and star imports could not be merged into one import block safely.
-    if asname is not None or member == "*":
-        raise refuse(f"`{module}` must be imported plainly, without `as` or `*`")
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    )
-
-
-def _module_key(module: str) -> tuple[str, str]:
-    """Ruff's isort order of module names: case-insensitive first."""
-    return module.lower(), module
-
-
-def _member_key(member: str) -> tuple[int, str, str]:
-    """Ruff's isort order of imported names (`order-by-type`): CONSTANTS, Classes, others."""
-    if len(member) > 1 and member.isupper():
-        kind = 0
-    elif member[:1].isupper():
-        kind = 1
-    else:
-        kind = 2
-    return kind, member.lower(), member
 
 
 def _fill_constants(text: str, values: Mapping[str, str]) -> str:
@@ -375,115 +365,26 @@ def _manifest(ir: PackageIR, controls: Iterable[ControlIR], files: Mapping[str, 
         "schema_digest": ir.schema.digest,
         "dispatch_digest": ir.dispatch_digest,
     }
-    return (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode("utf-8")
+    return (_indented_json(manifest) + "\n").encode("utf-8")
 
 
-def _control_context(control: ControlIR) -> dict[str, Any]:
-    source = None if control.when is None else control.when.source
-    names = _check_condition(control.control_id, source) if source is not None else set()
-    rest = None if control.when is None else control.when.rest_source
-    if rest is not None:
-        names |= _check_condition(control.control_id, rest)
-    decimals: tuple[str, ...] = ()
-    if source is not None:
-        try:
-            hoisted = hoist_decimals(source)
-            # The rest is part of the condition: it reuses the condition's names.
-            rested = None if rest is None else hoist_decimals(rest, hoisted.decimals)
-            decimals = hoisted.decimals if rested is None else rested.decimals
-            constants = frozenset(f"_D{index}" for index in range(len(decimals)))
-            verify_source(hoisted.source, constants=constants)
-            if rested is not None:
-                verify_source(rested.source, constants=constants)
-        except RuntimeError as exc:
-            why = f"compiled condition of control `{control.control_id}`: {exc}"
-            raise ValueError(why) from None
-        source = hoisted.source
-        rest = None if rested is None else rested.source
-    return {
-        "c": control,
-        "when_source": source,
-        "rest_source": rest,
-        # (name, canonical decimal text) of each hoisted literal, for the template.
-        "decimals": [(f"_D{index}", text) for index, text in enumerate(decimals)],
-        "condition_text": None if control.when is None else control.when.text,
-        "guard": None if control.when is None else _checked_guard(control),
-        "guard_is_condition": control.when is not None and control.when.guard_is_condition,
-        # Import Decimal only where it is used, so the module stays lint-clean.
-        "needs_decimal": control.kind == "approval" or "Decimal" in names,
-    }
+def _indented_json(value: object, depth: int = 0) -> str:
+    """`json.dumps(value, sort_keys=True, indent=2)` for dicts of strings (nested).
 
-
-def _checked_guard(control: ControlIR) -> tuple[object, ...] | None:
-    """The condition's guard, if it has the shape the runtime indexes (else ValueError)."""
-    assert control.when is not None
-    guard = control.when.guard
-    if guard is None:
-        return None
-    shape_ok = type(guard) is tuple and (
-        (len(guard) == 4 and guard[0] == "range" and guard[2] in ("<", "<=", ">", ">="))
-        or (len(guard) == 3 and guard[0] == "member" and type(guard[2]) is tuple and guard[2])
-    )
-    if not shape_ok or type(guard[1]) is not str or guard[1] not in control.when.fields:
-        raise ValueError(f"control `{control.control_id}` has a malformed guard {guard!r}")
-    if control.when.rest_source is not None and control.when.guard_is_condition:
-        raise ValueError(f"control `{control.control_id}` has a rest beside a whole guard")
-    if control.when.guard_is_condition and control.when.fields != (guard[1],):
-        # A condition that is one test reads exactly the field it tests.
-        raise ValueError(f"control `{control.control_id}` has a malformed guard {guard!r}")
-    return guard
-
-
-def _check_controls(controls: list[ControlIR]) -> None:
-    seen: set[str] = set()
-    for c in controls:
-        cid = c.control_id
-        if type(cid) is not str or not _CONTROL_ID_RE.fullmatch(cid):
-            raise ValueError(f"control id {cid!r} does not match [a-z][a-z0-9_]*")
-        if cid in seen:
-            raise ValueError(f"control id `{cid}` appears twice")
-        seen.add(cid)
-        if c.kind not in CONTROL_KINDS:
-            raise ValueError(f"control `{cid}` has unknown kind `{c.kind}`")
-        if c.kind == "approval":
-            threshold = c.amount_threshold
-            if type(threshold) is not str or not _DECIMAL_RE.fullmatch(threshold):
-                raise ValueError(f"control `{cid}` has no plain decimal amount threshold")
-        if c.kind == "condition" and c.effect not in EFFECTS:
-            raise ValueError(f"control `{cid}` has effect {c.effect!r}, not REJECT or REVIEW")
-        if not set(c.on_outcome) <= set(OUTCOMES):
-            raise ValueError(f"control `{cid}` has an unknown outcome in {c.on_outcome!r}")
-        if not set(c.separates) <= set(PARTIES):
-            raise ValueError(f"control `{cid}` separates an unknown party in {c.separates!r}")
-
-
-def _check_condition(control_id: str, source: str) -> set[str]:
-    """Re-check a compiled condition before it becomes code; return the names it uses."""
-
-    def reject(why: str) -> ValueError:
-        return ValueError(f"compiled condition of control `{control_id}` rejected: {why}")
-
-    if type(source) is not str or not source.strip():
-        raise reject("it is empty")
-    # One logical line, no comments: it is pasted inside `return bool(...)`, so a
-    # comment or line break could swallow or split the surrounding code.
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, SyntaxError) as exc:
-        raise reject(f"it does not tokenize ({exc})") from None
-    for tok in tokens:
-        if tok.type in (tokenize.COMMENT, tokenize.NL) or (
-            tok.type == tokenize.NEWLINE and tok.string
-        ):
-            raise reject("it spans lines or holds a comment")
-    # The same whitelist the condition compiler applies to its own output:
-    # re-checked here because the IR could have been built by other code.
-    try:
-        verify_source(source)
-    except RuntimeError as exc:
-        raise reject(str(exc)) from None
-    tree = ast.parse(source, mode="eval")
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    The same bytes (tests hold it to `json.dumps`), without the pure-Python
+    encoder `indent` falls back to: strings are still written by `json.dumps`.
+    """
+    if not isinstance(value, dict):
+        if isinstance(value, (list, tuple, float)):
+            raise TypeError(f"the manifest writer does not write a {type(value).__name__}")
+        return json.dumps(value)
+    if not value:
+        return "{}"
+    pad = "  " * (depth + 1)
+    items = [
+        f"{pad}{json.dumps(key)}: {_indented_json(value[key], depth + 1)}" for key in sorted(value)
+    ]
+    return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
 
 
 def _check_python(path: str, text: str) -> None:

@@ -9,16 +9,29 @@ node that points at them, because their labels are random.
 SHACL runs, shapes whose SPARQL could reach outside the ontology are refused
 (`generator.compile.shape_guard`); pySHACL then runs offline (`generator.compile.offline`) and
 within a time limit (`generator.compile.deadline`).
+
+Three things make it fast on large ontologies without changing a byte of the
+report: pySHACL works on a view of the loaded graph instead of a copy
+(`generator.compile.scratch`); SPARQL-based shapes run one query per constraint
+for all their focus nodes instead of one per focus node
+(`generator.compile.sparqlshapes`); and `sh:not` of a pattern-only shape reaches
+pySHACL as the single pattern it means (`generator.compile.notpattern`).
+`shacl_validate(…, sparql_per_focus=True)` is validation as it was (pySHACL
+alone, on its own copy), which the equivalence tests compare against.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any, cast
 
 import pyshacl
 import rdflib
+from pyshacl.rdfutil.inoculate import inoculate
 from rdflib.namespace import RDF, SH
 
 from mu.generator.compile.deadline import (
@@ -28,8 +41,11 @@ from mu.generator.compile.deadline import (
     validation_timeout,
 )
 from mu.generator.compile.load import LoadedOntology, parse_turtle
+from mu.generator.compile.notpattern import inline_negated_patterns
 from mu.generator.compile.offline import NetworkRefused, offline
+from mu.generator.compile.scratch import scratch_view
 from mu.generator.compile.shape_guard import shape_refusals, sparql_refusals
+from mu.generator.compile.sparqlshapes import evaluate_plan, plan_sparql
 from mu.generator.errors import InputError, Problem
 
 MU = rdflib.Namespace("urn:mu:v1#")
@@ -88,19 +104,29 @@ class ValidationReport:
         return not self.violations
 
 
-def _vocab_file(name: str) -> str:
+@functools.cache
+def _vocab_graph(name: str) -> rdflib.Graph:
+    # Parsed once per process; callers get a copy, since graphs are mutable.
     vocab = resources.files("mu.generator.compile").joinpath("vocab", name)
-    return vocab.read_text(encoding="utf-8")
+    return rdflib.Graph().parse(data=vocab.read_text(encoding="utf-8"), format="turtle")
+
+
+def _copy(graph: rdflib.Graph) -> rdflib.Graph:
+    out = rdflib.Graph()
+    for prefix, ns in graph.namespaces():
+        out.bind(prefix, ns, override=True, replace=True)
+    out.addN((s, p, o, out) for s, p, o in graph)
+    return out
 
 
 def vocabulary_graph() -> rdflib.Graph:
     """The mu: vocabulary (generator-owned)."""
-    return rdflib.Graph().parse(data=_vocab_file("mu.ttl"), format="turtle")
+    return _copy(_vocab_graph("mu.ttl"))
 
 
 def core_shapes_graph() -> rdflib.Graph:
     """The core shapes that define the vocabulary (generator-owned)."""
-    return rdflib.Graph().parse(data=_vocab_file("shapes.ttl"), format="turtle")
+    return _copy(_vocab_graph("shapes.ttl"))
 
 
 class Namer:
@@ -242,25 +268,62 @@ def refuse_unsafe_shapes(loaded: LoadedOntology) -> None:
         )
 
 
-def _run_pyshacl(loaded: LoadedOntology) -> tuple[rdflib.Graph, frozenset[rdflib.term.Node]]:
-    """The report graph, and every node of the core shapes (the subjects of that graph,
-    blank-node property shapes included, as they appear in the report's sh:sourceShape)."""
-    shapes = core_shapes_graph()
-    core = frozenset(shapes.subjects())
-    shapes += loaded.org_shapes
-    try:
-        _conforms, report, _text = pyshacl.validate(
-            loaded.data,
-            shacl_graph=shapes,
-            ont_graph=vocabulary_graph(),
-            inference="none",
-            advanced=True,
-            allow_warnings=True,
-            # The defaults today; explicit because either would fetch or run foreign code.
-            do_owl_imports=False,
-            js=False,
+def _pyshacl(
+    data: rdflib.Graph, shapes: rdflib.Graph, ontology: rdflib.Graph | None
+) -> rdflib.Graph:
+    """pySHACL's report on `data`; with no `ontology`, `data` is validated in place."""
+    _conforms, report, _text = pyshacl.validate(
+        data,
+        shacl_graph=shapes,
+        ont_graph=ontology,
+        inference="none",
+        advanced=True,
+        allow_warnings=True,
+        inplace=ontology is None,
+        # The defaults today; explicit because either would fetch or run foreign code.
+        do_owl_imports=False,
+        js=False,
+    )
+    if not isinstance(report, rdflib.Graph):
+        # pyshacl returns a ValidationFailure object instead of a report graph
+        # when it gives up (e.g. VALUES or MINUS in a SPARQL constraint).
+        raise InputError(
+            f"pySHACL could not validate the ontology: {report}",
+            hint="check the SPARQL in `ontology/shapes/`: pySHACL refuses e.g. `VALUES`, "
+            "`MINUS` or a nested `SELECT *` in a sh:sparql constraint",
         )
-    except NetworkRefused:
+    return report
+
+
+def _reports(
+    loaded: LoadedOntology, data: rdflib.Graph, per_focus: bool
+) -> tuple[rdflib.Graph, ...]:
+    shapes = core_shapes_graph()
+    shapes += loaded.org_shapes
+    if per_focus:
+        # pySHACL alone: it copies the data graph, mixes the vocabulary in, and runs
+        # every SPARQL constraint once per focus node.
+        return (_pyshacl(loaded.data, shapes, vocabulary_graph()),)
+    # `data` reads the loaded graph and keeps what is added to it (`scratch_view`):
+    # the vocabulary mixed in as pySHACL mixes it, then pySHACL works on it in
+    # place, and the whole-graph SPARQL shapes read the same graph afterwards.
+    inoculate(cast(Any, data), vocabulary_graph())  # pySHACL's types name its own wrapper
+    plan = plan_sparql(shapes, data)
+    inline_negated_patterns(plan.for_pyshacl)
+    report = _pyshacl(data, plan.for_pyshacl, None)
+    extra = evaluate_plan(plan, data)
+    return (report,) if extra is None else (report, extra)
+
+
+def _run_pyshacl(
+    loaded: LoadedOntology, data: rdflib.Graph, per_focus: bool
+) -> tuple[tuple[rdflib.Graph, ...], frozenset[rdflib.term.Node]]:
+    """The report graphs, and every node of the core shapes (the subjects of that graph,
+    blank-node property shapes included, as they appear in the report's sh:sourceShape)."""
+    core = frozenset(_vocab_graph("shapes.ttl").subjects())
+    try:
+        return _reports(loaded, data, per_focus), core
+    except (NetworkRefused, InputError):
         raise
     except RecursionError as exc:
         # rdflib evaluates `mu:dependsOn+` recursively: chains of ~1,500 controls exhaust it.
@@ -273,30 +336,27 @@ def _run_pyshacl(loaded: LoadedOntology) -> tuple[rdflib.Graph, frozenset[rdflib
             f"the shapes could not be evaluated: {exc}",
             hint="check the SHACL in `ontology/shapes/` (a malformed shape or SPARQL query)",
         ) from exc
-    if not isinstance(report, rdflib.Graph):
-        # pyshacl returns a ValidationFailure object instead of a report graph
-        # when it gives up (e.g. VALUES or MINUS in a SPARQL constraint).
-        raise InputError(
-            f"pySHACL could not validate the ontology: {report}",
-            hint="check the SPARQL in `ontology/shapes/`: pySHACL refuses e.g. `VALUES`, "
-            "`MINUS` or a nested `SELECT *` in a sh:sparql constraint",
-        )
-    return report, core
 
 
-def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
+def shacl_validate(loaded: LoadedOntology, *, sparql_per_focus: bool = False) -> ValidationReport:
     """Validate O against the core shapes and the organisation's Σ; collect every result.
 
     Σ is foreign input (a pull request, a receipt's snapshot), so it runs
     offline (no network, no remote graphs), after `refuse_unsafe_shapes`, and
     within `MU_VALIDATION_TIMEOUT` seconds (default 300).
+
+    `sparql_per_focus=True` validates as mu always did, pySHACL alone on its own
+    copy of the graph: the reference the equivalence tests compare the fast
+    path against (see the module doc).
     """
     seconds = validation_timeout()
     subject = f"`{loaded.directory.as_posix()}`"
+    # The scratch view is left (and cleaned up) outside the time limit.
+    view = nullcontext(loaded.data) if sparql_per_focus else scratch_view(loaded.data)
     try:
-        with time_limit(seconds), offline():
+        with view as data, time_limit(seconds), offline():
             refuse_unsafe_shapes(loaded)
-            report, core = _run_pyshacl(loaded)
+            reports, core = _run_pyshacl(loaded, data, sparql_per_focus)
     except DeadlineExceeded:
         raise InputError(
             f"validation of {subject} did not finish within {seconds:g} s",
@@ -309,4 +369,5 @@ def shacl_validate(loaded: LoadedOntology) -> ValidationReport:
             hint="a shape's SPARQL or another part of the shapes asks for remote data; remove it",
         ) from None
     namer = Namer(loaded)
-    return ValidationReport(tuple(sorted(set(_results(report, namer, core)), key=sort_key)))
+    found = {v for report in reports for v in _results(report, namer, core)}
+    return ValidationReport(tuple(sorted(found, key=sort_key)))

@@ -134,7 +134,13 @@ def _obtain(
     if not mismatches(expected, files):
         return files, False
     check_generator_pin(receipt, this_generator())
-    run = run_gates(snapshot, waived=receipt_waiver(layout, receipt))
+    # Held to the coverage bar the receipt recorded, as `mu replay` holds it.
+    bar = receipt.predicate.coverage
+    run = run_gates(
+        snapshot,
+        waived=receipt_waiver(layout, receipt),
+        min_coverage=bar.required if bar is not None else None,
+    )
     if not run.ok or run.compiled is None:
         failed = ", ".join(g.name for g in run.gates if not g.ok)
         raise CheckFailed(

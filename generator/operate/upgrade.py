@@ -25,7 +25,6 @@ from mu.generator.files import compare_trees, read_tree, write_tree_atomic
 from mu.generator.hashing import sha256_hex
 from mu.generator.jsonread import DuplicateKey, loads_strict
 from mu.generator.layout import Layout
-from mu.generator.operate.boundary import boundary_cases
 from mu.generator.provenance.approvals import made_under
 from mu.generator.provenance.identity import this_generator
 from mu.generator.provenance.overrides import override_violations
@@ -33,6 +32,7 @@ from mu.generator.provenance.receipt import newest, statement, store, subjects
 from mu.generator.provenance.signing import Authorised, Signer, authorise
 from mu.generator.provenance.statement import UPGRADE_TYPE
 from mu.generator.provenance.trusthistory import load_history
+from mu.generator.run.boundary import boundary_cases
 from mu.generator.run.enforcers import load_enforcers
 from mu.generator.run.golden import load_suite
 from mu.generator.run.reference import ReferenceDecision, summarize_enforcer_decision

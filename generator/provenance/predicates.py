@@ -54,6 +54,31 @@ class GoldenSummary:
 
 
 @dataclass(frozen=True)
+class CoverageRecord:
+    """The golden coverage a build required and what it found.
+
+    `required` is `[build] min_coverage` of `mu.toml` (percent; an integral value is an
+    int), recorded so that a lowered bar is in the signed evidence and a replay holds
+    the snapshot to the same bar. `uncovered` maps every control the suite does not
+    cover on both sides of its rule to the side its cases miss (`never fires`, ...).
+    """
+
+    required: int | float
+    covered: int
+    controls: int
+    uncovered: Mapping[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As recorded in a predicate."""
+        return {
+            "required": self.required,
+            "covered": self.covered,
+            "controls": self.controls,
+            "uncovered": dict(sorted(self.uncovered.items())),
+        }
+
+
+@dataclass(frozen=True)
 class BuiltOntology:
     """What a receipt records of O ∪ Σ: its semantic digest, every source file, the snapshot."""
 
@@ -157,6 +182,7 @@ class ReceiptPredicate:
     approvals: ApprovalsRecord | None = None  # None only in receipts made before trust roots
     override: OverrideRecord | None = None  # the override the build proceeded under
     made: MadeUnder | None = None  # None only in receipts made before trust roots
+    coverage: CoverageRecord | None = None  # None only in receipts made before the gate
 
     def to_dict(self) -> dict[str, Any]:
         """The predicate exactly as signed: canonical JSON of this dict is the payload's."""
@@ -175,6 +201,8 @@ class ReceiptPredicate:
             out["approvals"] = self.approvals.to_dict()
         if self.override is not None:
             out["override"] = self.override.to_dict()
+        if self.coverage is not None:
+            out["coverage"] = self.coverage.to_dict()
         if self.made is not None:
             out |= self.made.to_dict()
         return out
@@ -195,6 +223,7 @@ class ReceiptPredicate:
             and self.enforcers_sha256 == other.enforcers_sha256
             and self.approvals == other.approvals
             and self.override == other.override
+            and self.coverage == other.coverage
             and _where(self.made) == _where(other.made)
         )
 
@@ -267,6 +296,7 @@ class RejectionPredicate:
     override_required: bool | None = None  # None only before trust roots
     overridable: bool | None = None
     made: MadeUnder | None = None
+    coverage: CoverageRecord | None = None  # when the coverage gate ran
 
     def to_dict(self) -> dict[str, Any]:
         """The predicate exactly as signed."""
@@ -287,6 +317,8 @@ class RejectionPredicate:
             out["compliance_override_required"] = self.override_required
         if self.overridable is not None:
             out["overridable"] = self.overridable
+        if self.coverage is not None:
+            out["coverage"] = self.coverage.to_dict()
         if self.made is not None:
             out |= self.made.to_dict()
         return out
@@ -341,6 +373,12 @@ def _gates(d: Mapping[str, Any]) -> dict[str, Status]:
     return {k: v for k, v in d.items() if v in STATUSES}
 
 
+def _covered(d: Mapping[str, Any] | None) -> CoverageRecord | None:
+    if d is None:
+        return None
+    return CoverageRecord(d["required"], d["covered"], d["controls"], dict(d["uncovered"]))
+
+
 def _where(made: MadeUnder | None) -> tuple[str, object] | None:
     # The signing time is a claim about the signature, not about the build.
     return (made.repository, made.trust_root) if made is not None else None
@@ -379,6 +417,7 @@ def _receipt(d: Mapping[str, Any]) -> ReceiptPredicate:
         if override is None
         else OverrideRecord(override["rejection"], _refs(override["by"])),
         made=MadeUnder.from_predicate(d),
+        coverage=_covered(d.get("coverage")),
     )
 
 
@@ -403,4 +442,5 @@ def _rejection(d: Mapping[str, Any]) -> RejectionPredicate:
         override_required=d.get("compliance_override_required"),
         overridable=d.get("overridable"),
         made=MadeUnder.from_predicate(d),
+        coverage=_covered(d.get("coverage")),
     )

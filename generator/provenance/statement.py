@@ -28,6 +28,7 @@ from mu.generator.jsonshape import (
     ListOf,
     MapOf,
     Nullable,
+    Number,
     OneOf,
     RelativePath,
     Spec,
@@ -67,10 +68,21 @@ GATES = MapOf(Text(), VERDICT)  # a rejection records the gates that ran before 
 RECEIPT_GATES = record(
     ("ontology", VERDICT),
     ("golden", VERDICT),
+    ("coverage", VERDICT),
+    ("reference", VERDICT),
     ("determinism", VERDICT),
     ("approvals", VERDICT),
     ("override", VERDICT),
-    optional=("approvals", "override"),
+    # `coverage` and `reference` are missing only from receipts made before those gates.
+    optional=("coverage", "reference", "approvals", "override"),
+)
+# The golden coverage a build required (`[build] min_coverage` of `mu.toml`, percent)
+# and found: controls covered on both sides, of how many, each uncovered one's missing side.
+COVERAGE = record(
+    ("required", Number(0, 100)),
+    ("covered", Integer()),
+    ("controls", Integer()),
+    ("uncovered", MapOf(Text(), Text())),
 )
 SOURCE_FILES = MapOf(RelativePath(), HEX)
 NAMES = ListOf(Text())
@@ -100,9 +112,11 @@ RECEIPT = record(
     ("change", record(("added", NAMES), ("removed", NAMES), ("changed", NAMES))),
     ("approvals", record(("required", Integer()), ("by", ListOf(SIGNED_BY)))),
     ("override", record(("rejection", HEX), ("by", ListOf(SIGNED_BY)))),
+    ("coverage", COVERAGE),
     *MADE_UNDER_FIELDS,
-    # Receipts made before trust roots lack the claims and may lack approvals.
-    optional=("approvals", "override", *MADE_UNDER_NAMES),
+    # Receipts made before trust roots lack the claims and may lack approvals; receipts
+    # made before the coverage gate lack `coverage`.
+    optional=("approvals", "override", "coverage", *MADE_UNDER_NAMES),
 )
 
 REJECTION = record(
@@ -136,6 +150,7 @@ REJECTION = record(
     ),
     ("compliance_override_required", Boolean()),
     ("overridable", Boolean()),
+    ("coverage", COVERAGE),
     *MADE_UNDER_FIELDS,
     optional=(
         "violations",
@@ -143,6 +158,7 @@ REJECTION = record(
         "failed_cases",
         "compliance_override_required",
         "overridable",
+        "coverage",
         *MADE_UNDER_NAMES,
     ),
 )

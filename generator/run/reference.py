@@ -21,6 +21,7 @@ code point.
 from __future__ import annotations
 
 import functools
+import heapq
 import operator
 import re
 import unicodedata
@@ -281,7 +282,10 @@ def _schema(ontology: Ontology, ttype: TransactionType | None) -> tuple[FieldDef
 
 
 def _validate(
-    ontology: Ontology, transaction: Mapping[str, object], ranks: Mapping[str, int]
+    ontology: Ontology,
+    transaction: Mapping[str, object],
+    ranks: Mapping[str, int],
+    currencies: Mapping[str, frozenset[str | None]],
 ) -> tuple[dict[str, object], set[str]]:
     """Typed values of the present fields, and the paths of every field that is wrong."""
     bad: set[str] = set()
@@ -305,7 +309,7 @@ def _validate(
     if ttype is not None and "currency" in values:
         # Approval rules exist for the type but none in this currency: every
         # rule would pass it untouched, so the gap must fail closed.
-        covered = {c.currency for c in _applicable(ontology, ttype.type_id) if c.kind == "approval"}
+        covered = currencies[ttype.type_id]
         if covered and values["currency"] not in covered:
             bad.add("currency")
     return values, bad
@@ -419,15 +423,26 @@ def action_order(controls: Iterable[Control]) -> tuple[str, ...]:
     Raises `ValueError` on a cycle or a dependency on an unknown control.
     """
     waiting = {c.control_id: set(c.depends_on) for c in controls}
+    # Kahn's algorithm: a control is ready once its last dependency is placed, and the
+    # heap hands out the smallest ready id: the same order as rescanning every waiting
+    # control after each step, in O(n log n) rather than cubic time at 10,000 controls.
+    dependants: dict[str, list[str]] = {}
+    for cid, deps in waiting.items():
+        for dep in deps:
+            dependants.setdefault(dep, []).append(cid)
+    unplaced = {cid: len(deps) for cid, deps in waiting.items()}
+    ready = [cid for cid, count in unplaced.items() if count == 0]
+    heapq.heapify(ready)
     order: list[str] = []
-    while waiting:
-        ready = [cid for cid, deps in waiting.items() if deps <= set(order)]
-        if not ready:
-            raise ValueError(
-                "dependsOn has a cycle or names an unknown control: " + ", ".join(sorted(waiting))
-            )
-        order.append(min(ready))
-        del waiting[order[-1]]
+    while ready:
+        order.append(heapq.heappop(ready))
+        for cid in dependants.get(order[-1], ()):
+            unplaced[cid] -= 1
+            if unplaced[cid] == 0:
+                heapq.heappush(ready, cid)
+    if len(order) < len(waiting):
+        stuck = sorted(set(waiting) - set(order))
+        raise ValueError("dependsOn has a cycle or names an unknown control: " + ", ".join(stuck))
     return tuple(order)
 
 
@@ -449,6 +464,114 @@ def _effect(c: Control, values: Mapping[str, object], scope: _Scope) -> str | No
     raise ValueError(f"control `{c.control_id}` has kind `{c.kind}`, not a decision kind")
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The reference evaluator for one ontology, with what every decision reads of the
+    ontology alone worked out once: authority ranks, each type's controls (by control
+    id), and the action order over all controls.
+
+    `reference_decide(ontology, tx)` is `Reference.of(ontology).decide(tx)`. A caller
+    deciding many transactions against one ontology (the reference gate of `mu build`)
+    keeps one `Reference`: at 10,000 controls, recomputing these lookups per decision
+    costs more than the decision. They are lookups only; `decide` is SPEC §3 as written.
+    """
+
+    ontology: Ontology
+    ranks: Mapping[str, int]
+    applicable: Mapping[str, tuple[Control, ...]]  # type id → its controls, by control id
+    currencies: Mapping[str, frozenset[str | None]]  # type id → its approval rules' currencies
+
+    @classmethod
+    def of(cls, ontology: Ontology) -> Reference:
+        """The evaluator of `ontology`."""
+        applicable = {
+            t.type_id: tuple(_applicable(ontology, t.type_id)) for t in ontology.transaction_types
+        }
+        currencies = {
+            type_id: frozenset(c.currency for c in controls if c.kind == "approval")
+            for type_id, controls in applicable.items()
+        }
+        ranks = {a.code: a.rank for a in ontology.authority_levels}
+        return cls(ontology, ranks, applicable, currencies)
+
+    @functools.cached_property
+    def actions(self) -> Mapping[str, tuple[Control, ...]]:
+        """Type id → its notification and audit-log controls in `action_order` over every
+        control. Worked out on the first decision that needs it, so that an invalid
+        transaction is still INVALID under an ontology with a dependency cycle."""
+        by_type: dict[str, list[Control]] = {type_id: [] for type_id in self.applicable}
+        by_id = {c.control_id: c for c in self.ontology.controls}
+        for cid in action_order(self.ontology.controls):
+            control = by_id[cid]
+            if control.kind in ("notification", "audit_log"):
+                for type_id in control.applies_to:
+                    by_type.setdefault(type_id, []).append(control)
+        return {type_id: tuple(controls) for type_id, controls in by_type.items()}
+
+    def decide(self, transaction: Mapping[str, object]) -> ReferenceDecision:
+        """Decide `transaction` by SPEC §3 over the model alone (`reference_decide`)."""
+        ontology, ranks = self.ontology, self.ranks
+        if not isinstance(transaction, Mapping):
+            return _invalid([""])
+        values, bad = _validate(ontology, transaction, ranks, self.currencies)
+        if bad:
+            return _invalid(bad)
+        ttype = ontology.type_by_id(str(values["type"]))
+        assert ttype is not None  # validation named `type` otherwise
+        fields = CORE_FIELDS + ttype.fields
+        scope = _Scope(
+            values,
+            {f.path: f.datatype for f in fields},
+            ranks,
+            frozenset(f.path for f in fields if _is_party_id(f)),
+        )
+        applicable = self.applicable[ttype.type_id]
+
+        # Every applicable control's condition first: an absent optional field that
+        # any of them needs makes the whole transaction undecidable.
+        holds: dict[str, bool] = {}
+        missing: set[str] = set()
+        for c in applicable:
+            try:
+                holds[c.control_id] = c.when is None or _holds(_parsed(c.when), scope)
+            except _Missing as exc:
+                missing.add(exc.path)
+        if missing:
+            return _invalid(missing)
+
+        reasons: list[tuple[str, str]] = []
+        fired: set[str] = set()
+        for c in applicable:
+            if c.kind in DECISION_KINDS and holds[c.control_id]:
+                effect = _effect(c, values, scope)
+                if effect is not None:
+                    reasons.append((c.control_id, effect))
+                    fired.add(c.control_id)
+        effects = {effect for _, effect in reasons}
+        outcome = (
+            "REJECT" if "REJECT" in effects else "REVIEW" if "REVIEW" in effects else "APPROVE"
+        )
+
+        actions: list[tuple[str, str]] = []
+        for control in self.actions[ttype.type_id]:
+            cid = control.control_id
+            if holds[cid] and (not control.on_outcome or outcome in control.on_outcome):
+                actions.append(("notify" if control.kind == "notification" else "ledger", cid))
+                fired.add(cid)
+        trace = tuple(
+            (
+                c.control_id,
+                "skipped"
+                if not holds[c.control_id]
+                else "fired"
+                if c.control_id in fired
+                else "passed",
+            )
+            for c in applicable
+        )
+        return ReferenceDecision(outcome, tuple(reasons), tuple(actions), trace=trace)
+
+
 def reference_decide(ontology: Ontology, transaction: Mapping[str, object]) -> ReferenceDecision:
     """Decide `transaction` by SPEC §3 over the model alone.
 
@@ -457,67 +580,7 @@ def reference_decide(ontology: Ontology, transaction: Mapping[str, object]) -> R
     `ConditionProblem` for a condition that does not parse: those are ontology
     problems, never the sender's, so they are not INVALID decisions.
     """
-    if not isinstance(transaction, Mapping):
-        return _invalid([""])
-    ranks = {a.code: a.rank for a in ontology.authority_levels}
-    values, bad = _validate(ontology, transaction, ranks)
-    if bad:
-        return _invalid(bad)
-    ttype = ontology.type_by_id(str(values["type"]))
-    assert ttype is not None  # validation named `type` otherwise
-    fields = CORE_FIELDS + ttype.fields
-    scope = _Scope(
-        values,
-        {f.path: f.datatype for f in fields},
-        ranks,
-        frozenset(f.path for f in fields if _is_party_id(f)),
-    )
-    applicable = _applicable(ontology, ttype.type_id)
-
-    # Every applicable control's condition first: an absent optional field that
-    # any of them needs makes the whole transaction undecidable.
-    holds: dict[str, bool] = {}
-    missing: set[str] = set()
-    for c in applicable:
-        try:
-            holds[c.control_id] = c.when is None or _holds(_parsed(c.when), scope)
-        except _Missing as exc:
-            missing.add(exc.path)
-    if missing:
-        return _invalid(missing)
-
-    reasons: list[tuple[str, str]] = []
-    fired: set[str] = set()
-    for c in applicable:
-        if c.kind in DECISION_KINDS and holds[c.control_id]:
-            effect = _effect(c, values, scope)
-            if effect is not None:
-                reasons.append((c.control_id, effect))
-                fired.add(c.control_id)
-    effects = {effect for _, effect in reasons}
-    outcome = "REJECT" if "REJECT" in effects else "REVIEW" if "REVIEW" in effects else "APPROVE"
-
-    by_id = {c.control_id: c for c in applicable}
-    actions: list[tuple[str, str]] = []
-    for cid in action_order(ontology.controls):
-        control = by_id.get(cid)
-        if control is None or control.kind not in ("notification", "audit_log"):
-            continue
-        if holds[cid] and (not control.on_outcome or outcome in control.on_outcome):
-            actions.append(("notify" if control.kind == "notification" else "ledger", cid))
-            fired.add(cid)
-    trace = tuple(
-        (
-            c.control_id,
-            "skipped"
-            if not holds[c.control_id]
-            else "fired"
-            if c.control_id in fired
-            else "passed",
-        )
-        for c in applicable
-    )
-    return ReferenceDecision(outcome, tuple(reasons), tuple(actions), trace=trace)
+    return Reference.of(ontology).decide(transaction)
 
 
 def summarize_enforcer_decision(

@@ -217,3 +217,29 @@ ex:FraudAdvanceNewHire a mu:ConditionRule ;
     mu:effect mu:Reject ;
     mu:message "employee joined less than 3 months ago" .
 """
+
+
+def _advance(tx_id: str, months: int) -> str:
+    return (
+        f'{{ id = "{tx_id}", type = "payroll_advance", amount = "2000.00", currency = "USD", '
+        f'initiator = {{ id = "dave" }}, approver = {{ id = "erin", authority = "L2" }}, '
+        f'executor = {{ id = "frank" }}, '
+        f'employee = {{ id = "dave", months_employed = {months} }} }}'
+    )
+
+
+# The golden cases that cover the fraud check on both sides: without them the build
+# refuses it (issue 15: the coverage gate).
+FRAUD_GOLDEN = f"""
+[[case]]
+id = "e2e_advance_new_hire"
+description = "a payroll advance to an employee of one month"
+transaction = {_advance("adv-g1", 1)}
+expect = {{ outcome = "REJECT", controls = ["fraud_advance_new_hire"] }}
+
+[[case]]
+id = "e2e_advance_tenured"
+description = "a payroll advance to an employee of two years"
+transaction = {_advance("adv-g2", 24)}
+expect = {{ outcome = "APPROVE" }}
+"""

@@ -80,7 +80,8 @@ def test_1_1_a_new_rule_becomes_a_compiled_enforcer(
     receipt = root / result["receipt"]
     predicate = statement(receipt)["predicate"]
     assert predicate["gates"] == {
-        "approvals": "PASS", "determinism": "PASS", "golden": "PASS", "ontology": "PASS"
+        "approvals": "PASS", "coverage": "PASS", "determinism": "PASS", "golden": "PASS",
+        "ontology": "PASS", "reference": "PASS",
     }
     assert predicate["change"]["added"] == ["expense_approval_over_100k"]
 

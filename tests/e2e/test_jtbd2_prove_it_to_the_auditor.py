@@ -120,8 +120,9 @@ def test_2_2_the_chain_of_receipts_explains_every_change_from_t0_to_t2(
       (`mu rollback --receipt R_t0 --output`) is the same bytes both times and equals
       receipt 0001's subjects;
     - "N documented steps, each correct-by-construction": every link carries a
-      compliance approver and the gates ontology, golden, determinism and approvals
-      PASS (O ⊨ Σ at each stage), and the markdown log has one row per receipt.
+      compliance approver and the gates ontology, golden, coverage, reference,
+      determinism and approvals PASS (O ⊨ Σ at each stage), and the markdown log has one
+      row per receipt.
     """
     root = built_three.root
     pin = trust_pin(root, tmp_path / "handed" / "trust-root-1.json")
@@ -138,7 +139,8 @@ def test_2_2_the_chain_of_receipts_explains_every_change_from_t0_to_t2(
         assert link["verified"] is True and link["problems"] == []
         assert link["approvers"] == ["alice"]
         assert link["gates"] == {
-            "approvals": "PASS", "determinism": "PASS", "golden": "PASS", "ontology": "PASS"
+            "approvals": "PASS", "coverage": "PASS", "determinism": "PASS", "golden": "PASS",
+            "ontology": "PASS", "reference": "PASS",
         }
 
     first, last = built_three.receipts[0], built_three.receipts[-1]

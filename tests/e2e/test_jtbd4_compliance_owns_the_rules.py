@@ -12,6 +12,7 @@ from tests.chain import Built
 from tests.conftest import mu_process
 from tests.e2e.kit import (
     FRAUD_CHECK,
+    FRAUD_GOLDEN,
     NEW_TYPE,
     Stopwatch,
     mu_json,
@@ -40,8 +41,10 @@ def test_4_1_the_compliance_approved_change_is_what_gets_built(
       fails `mu validate` naming the fraud-coverage shape; the engineer can neither
       approve (the release key is not trusted for compliance, nothing written) nor
       build without an approval (the approvals gate fails, no receipt); after alice
-      approves, the receipt holds the new type's fraud check and the built A rejects a
-      payroll advance to a new hire by it;
+      approves, a build without golden cases for the fraud check is refused naming it
+      (issue 15's coverage gate: a signed rejection, no receipt); with them, the receipt
+      holds the new type's fraud check and the built A rejects a payroll advance to a new
+      hire by it;
     - the change is auditable, approval in the history: `mu log` shows alice's
       Approval before the new Receipt, which names her as approver;
     - the receipt binds A to the approved ΔO, not to the engineer's later preference:
@@ -75,6 +78,13 @@ def test_4_1_the_compliance_approved_change_is_what_gets_built(
 
     approval = mu_json("approve", "--key", str(alice), cwd=root).json
     assert approval["identity"] == "alice"
+    untested = mu_json("build", "--sign-key", str(engineer_key), cwd=root, codes=(1,)).json
+    assert untested["receipt"] is None and untested["rejection"] is not None
+    assert untested["gates"]["coverage"]["detail"].startswith("golden coverage ")
+    assert "`fraud_advance_new_hire` no case applies to it" in (
+        untested["gates"]["coverage"]["detail"]
+    )
+    (root / "golden" / "e2e_payroll_advance.toml").write_text(FRAUD_GOLDEN, encoding="utf-8")
     with stopwatch("approved_build"):
         result = mu_json("build", "--sign-key", str(engineer_key), cwd=root).json
     receipt = root / result["receipt"]

@@ -18,6 +18,7 @@ import ast
 import io
 import re
 import tokenize
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # The canonical text `str(Decimal)` gives for a finite literal of the language.
@@ -33,16 +34,20 @@ class Hoisted:
     decimals: tuple[str, ...]
 
 
-def hoist_decimals(source: str, known: tuple[str, ...] = ()) -> Hoisted:
+def hoist_decimals(
+    source: str, known: tuple[str, ...] = (), tokens: Sequence[tokenize.TokenInfo] | None = None
+) -> Hoisted:
     """Replace every `Decimal('<text>')` call in `source` with a constant's name.
 
     Equal literals share one name; names are numbered in order of first use,
     after those of `known` (the literals of another source of the same module,
     whose names this one reuses), so equal sources give equal results. Raises
     `RuntimeError` if a Decimal call is not of the one shape the emitter
-    writes (a bug in mu).
+    writes (a bug in mu). `tokens`, when given, are `source`'s tokens as
+    `tokenize.generate_tokens` gives them, from a caller that has them already.
     """
-    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    if tokens is None:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     decimals: list[str] = list(known)
     pieces: list[str] = []
     cursor = 0

@@ -60,9 +60,11 @@ def test_a_signed_receipt_verifies_independently(mu: Mu, built: Built) -> None:
     assert predicate["parent"] is None and predicate["sequence"] == 1
     assert predicate["gates"] == {
         "approvals": "PASS",
+        "coverage": "PASS",
         "determinism": "PASS",
         "golden": "PASS",
         "ontology": "PASS",
+        "reference": "PASS",
     }
     assert predicate["golden"]["failed"] == 0 and predicate["golden"]["total"] > 100
     digest = hashlib.sha256(payload).hexdigest()

@@ -100,6 +100,8 @@ def test_missing_approvals_stop_the_line_with_a_signed_rejection(mu: Mu, signed:
         "ontology": "PASS",
         "approvals": "PASS",
         "golden": "PASS",
+        "coverage": "PASS",
+        "reference": "PASS",
         "determinism": "PASS",
     }
     assert recorded["approvals"]["required"] == 1

@@ -40,10 +40,12 @@ expect = { outcome = "APPROVE" }
 
 
 def minimal_golden(root: Path) -> None:
-    """A suite too small to catch the defect under test (that is how defects ship)."""
+    """A suite too small to catch the defect under test (that is how defects ship), in a
+    repository that lowered its coverage bar to let it build."""
     shutil.rmtree(root / "golden")
     (root / "golden").mkdir()
     (root / "golden" / "smoke.toml").write_text(ONE_CASE, encoding="utf-8")
+    (root / "mu.toml").write_text("[build]\nmin_coverage = 0\n", encoding="utf-8")
 
 
 def diagnose(
@@ -109,6 +111,12 @@ def test_miscompiled_comparison_is_a_generator_defect(
     signed: Signed, mutant_install: dict[str, str]
 ) -> None:
     minimal_golden(signed.root)
+    # Today's build catches this defect at its reference gate (issue 15); a mu made before
+    # that gate did not. The defective copy is such a mu: its gate checks no case.
+    crosscheck = Path(mutant_install["PYTHONPATH"], "mu", "generator", "build", "crosscheck.py")
+    text = crosscheck.read_text(encoding="utf-8")
+    assert "\nBUDGET = 150_000\n" in text
+    crosscheck.write_text(text.replace("\nBUDGET = 150_000\n", "\nBUDGET = 0\n"), "utf-8")
     # The defect ships: compliance approves under the defective mu (an approval binds the
     # generator), which builds, and the small suite does not catch it.
     approved = mu_process(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mu.generator.compile.pipeline import Compiled
-from mu.generator.operate.boundary import boundary_cases
+from mu.generator.run.boundary import boundary_cases
 from tests.chain import Built
 from tests.conftest import REPO, Run
 
