@@ -269,6 +269,26 @@ def predicate_problems(predicate: object, kind: str, out: list[Problem]) -> None
     PREDICATES[kind].check(predicate, ("predicate",), out)
     if kind == RECEIPT_TYPE:
         _snapshot_address(predicate, out)
+        _coverage_recorded(predicate, out)
+
+
+def _coverage_recorded(predicate: Mapping[str, object], out: list[Problem]) -> None:
+    # A receipt made before the coverage and reference gates lacks all three of these;
+    # one made since has all three. One without the others is not a receipt mu made.
+    gates = predicate.get("gates")
+    if not isinstance(gates, dict):
+        return
+    present = {
+        ("predicate", "gates", "coverage"): "coverage" in gates,
+        ("predicate", "gates", "reference"): "reference" in gates,
+        ("predicate", "coverage"): "coverage" in predicate,
+    }
+    if any(present.values()):
+        for where, there in present.items():
+            if not there:
+                add_problem(
+                    out, where, "is missing, but the receipt records the coverage gate elsewhere"
+                )
 
 
 def _snapshot_address(predicate: Mapping[str, object], out: list[Problem]) -> None:
